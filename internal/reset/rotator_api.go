@@ -1,0 +1,63 @@
+package reset
+
+// This file fixes the rotator's exported API so the handler and the tests can
+// be written against it; rotator.go implements it.
+
+import "time"
+
+// Status is the outcome of one target's rotation.
+type Status string
+
+// Statuses.
+const (
+	StatusRotated    Status = "rotated"    // the new password is in effect and staged ACSCurrent (also on replay)
+	StatusValidated  Status = "validated"  // dry run: the request is valid and the secret store is reachable
+	StatusFailed     Status = "failed"     // see Result.Err; the target is unchanged or its password is safe in the pending version
+	StatusSkipped    Status = "skipped"    // not started: the invocation's deadline was too near
+	StatusSuperseded Status = "superseded" // the version of this request was overtaken by a later rotation; nothing done
+)
+
+// Request is one decoded reset request, whatever the trigger.
+type Request struct {
+	// IdempotencyKey makes a retry finish the same rotation instead of
+	// starting another: each target's version id derives from it.
+	IdempotencyKey string
+	Targets        []Target
+	DryRun         bool
+}
+
+// Result is one target's outcome.
+type Result struct {
+	Target     Target
+	Status     Status
+	SecretName string
+	VersionID  string
+	// Resumed is true when this call finished a rotation an earlier attempt
+	// with the same key had started (or already finished).
+	Resumed bool
+	// Err is set when Status is StatusFailed or StatusSkipped; it is an
+	// *Error whose message is safe to show.
+	Err error
+}
+
+// PasswordPolicy is the shape of generated passwords.
+type PasswordPolicy struct {
+	Length  int    // 8 to 32; default 24
+	Exclude string // characters never used (e.g. look-alikes)
+}
+
+// Config configures a Rotator. Zero values take the defaults noted.
+type Config struct {
+	SecretPrefix           string   // default "pwreset/"
+	AllowedDirectoryIDs    []string // empty allows all
+	AllowedOrganizationIDs []string // empty allows all
+	Password               PasswordPolicy
+	MaxInFlight            int           // targets rotated at once; default 8
+	MaxAttempts            int           // tries per cloud call when throttled or unavailable; default 5
+	BaseBackoff            time.Duration // first backoff; default 100ms
+	MaxBackoff             time.Duration // backoff cap; default 5s
+	// StepReserve is the time a single cloud call is allowed; a target is not
+	// started unless 3 of them fit before the deadline, and a reset is not
+	// started unless the promote after it fits. Default 3s.
+	StepReserve time.Duration
+}
