@@ -24,6 +24,10 @@ type Request struct {
 	IdempotencyKey string
 	Targets        []Target
 	DryRun         bool
+	// Batch is true when the request came in the {"targets": [...]} form,
+	// so that errors name a target's field "targets[i].field" even in a
+	// batch of one. A request of more than one target is always a batch.
+	Batch bool
 }
 
 // Result is one target's outcome.

@@ -1,0 +1,170 @@
+package reset
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Password lengths CloudSSO accepts, and the length used when a policy sets none.
+const (
+	MinPasswordLength     = 8
+	MaxPasswordLength     = 32
+	DefaultPasswordLength = 24
+)
+
+// Character classes of generated passwords. CloudSSO asks for at least one of
+// each. The special characters are those that survive every layer between
+// here and the services unchanged and unambiguous: no quotes, backslash or
+// space (shell and JSON), no "&", "=", "+" or "%" (form and query encoding),
+// no "<" or ">" (escaped by JSON encoders), no "," (our own comma-separated
+// configuration lists).
+const (
+	PasswordUpper   = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	PasswordLower   = "abcdefghijklmnopqrstuvwxyz"
+	PasswordDigits  = "0123456789"
+	PasswordSpecial = "!#$()*-.:?@^_"
+)
+
+// Validate checks the policy: Length is 0 (meaning DefaultPasswordLength) or
+// 8 to 32, and Exclude leaves at least one character in each class. Its error
+// is an EInvalid *Error whose Field names the configuration variable.
+func (p PasswordPolicy) Validate() error {
+	if p.Length != 0 && (p.Length < MinPasswordLength || p.Length > MaxPasswordLength) {
+		return FieldError("PASSWORD_LENGTH", "must be %d to %d, got %d", MinPasswordLength, MaxPasswordLength, p.Length)
+	}
+	for _, c := range passwordClasses {
+		if len(without(c.chars, p.Exclude)) == 0 {
+			return FieldError("PASSWORD_EXCLUDE", "excludes every %s character", c.name)
+		}
+	}
+	return nil
+}
+
+var passwordClasses = []struct{ name, chars string }{
+	{"upper-case", PasswordUpper},
+	{"lower-case", PasswordLower},
+	{"digit", PasswordDigits},
+	{"special", PasswordSpecial},
+}
+
+func without(chars, exclude string) string {
+	var b strings.Builder
+	for i := 0; i < len(chars); i++ {
+		if !strings.ContainsRune(exclude, rune(chars[i])) {
+			b.WriteByte(chars[i])
+		}
+	}
+	return b.String()
+}
+
+// PasswordGenerator makes passwords that meet a PasswordPolicy and CloudSSO's
+// rules: one character of each class at a uniformly random position, the
+// others drawn uniformly from all allowed characters. Every draw is unbiased
+// (rejection sampling, never a bare modulo). It is safe for concurrent use if
+// its random source is.
+type PasswordGenerator struct {
+	length  int
+	classes [4]string // each class minus the excluded characters
+	all     string    // the union of classes
+	rand    io.Reader
+}
+
+// NewPasswordGenerator returns a generator for policy drawing from rnd; a
+// nil rnd means crypto/rand.Reader. Tests inject a deterministic reader.
+func NewPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*PasswordGenerator, error) {
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	g := &PasswordGenerator{length: policy.Length, rand: rnd}
+	if g.length == 0 {
+		g.length = DefaultPasswordLength
+	}
+	for i, c := range passwordClasses {
+		g.classes[i] = without(c.chars, policy.Exclude)
+		g.all += g.classes[i]
+	}
+	return g, nil
+}
+
+// Generate returns a new password. Its only error is a failing random
+// source, an EInternal *Error; no error ever holds password characters.
+func (g *PasswordGenerator) Generate() (string, error) {
+	src := byteSource{r: g.rand}
+	pw := make([]byte, g.length)
+	defer clear(pw) // the string copy is what leaves; don't keep a second one
+	for i, class := range g.classes {
+		c, err := src.pick(class)
+		if err != nil {
+			return "", err
+		}
+		pw[i] = c
+	}
+	for i := len(g.classes); i < len(pw); i++ {
+		c, err := src.pick(g.all)
+		if err != nil {
+			return "", err
+		}
+		pw[i] = c
+	}
+	// Fisher–Yates, so the required characters sit anywhere with equal odds.
+	for i := len(pw) - 1; i > 0; i-- {
+		j, err := src.intn(i + 1)
+		if err != nil {
+			return "", err
+		}
+		pw[i], pw[j] = pw[j], pw[i]
+	}
+	return string(pw), nil
+}
+
+// byteSource draws small uniform integers from a reader, a buffer at a time
+// so that a password costs one or two reads.
+type byteSource struct {
+	r   io.Reader
+	buf [64]byte
+	n   int // unread bytes at the end of buf
+}
+
+func (s *byteSource) byte() (byte, error) {
+	if s.n == 0 {
+		if _, err := io.ReadFull(s.r, s.buf[:]); err != nil {
+			return 0, &Error{Code: EInternal, Message: "random source failed", Err: err}
+		}
+		s.n = len(s.buf)
+	}
+	s.n--
+	b := s.buf[len(s.buf)-1-s.n]
+	s.buf[len(s.buf)-1-s.n] = 0
+	return b, nil
+}
+
+// intn returns a uniform integer in [0, n) for 0 < n <= 256, rejecting the
+// bytes at the top of the range that a modulo would favour.
+func (s *byteSource) intn(n int) (int, error) {
+	if n <= 0 || n > 256 {
+		panic(fmt.Sprintf("reset: intn(%d) out of range", n))
+	}
+	limit := 256 - 256%n
+	for {
+		b, err := s.byte()
+		if err != nil {
+			return 0, err
+		}
+		if int(b) < limit {
+			return int(b) % n, nil
+		}
+	}
+}
+
+func (s *byteSource) pick(chars string) (byte, error) {
+	i, err := s.intn(len(chars))
+	if err != nil {
+		return 0, err
+	}
+	return chars[i], nil
+}
