@@ -1,0 +1,174 @@
+package config_test
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pwreset/pwreset/internal/config"
+)
+
+// env returns a getenv over a map, failing the test when Load reads a
+// variable that Variables and PlatformVariables do not list.
+func env(tb testing.TB, vars map[string]string) func(string) string {
+	tb.Helper()
+	known := map[string]bool{}
+	for _, v := range config.Variables {
+		known[v] = true
+	}
+	for _, v := range config.PlatformVariables {
+		known[v] = true
+	}
+	return func(name string) string {
+		if !known[name] {
+			tb.Errorf("Load read %s, which config.Variables does not list", name)
+		}
+		return vars[name]
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Run("Defaults", func(t *testing.T) {
+		c, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}))
+		require.NoError(t, err)
+		assert.Equal(t, config.Config{
+			RegionID:         "cn-hangzhou",
+			SecretNamePrefix: "pwreset/",
+			PasswordLength:   24,
+			MaxInFlight:      8,
+			MaxAttempts:      5,
+			LogLevel:         slog.LevelInfo,
+		}, c)
+	})
+
+	t.Run("Everything", func(t *testing.T) {
+		c, err := config.Load(env(t, map[string]string{
+			"KMS_ENDPOINT":             "http://127.0.0.1:8080",
+			"CLOUDSSO_ENDPOINT":        "cloudsso.cn-shanghai.aliyuncs.com",
+			"BAAS_ENDPOINT":            " https://baas.aliyuncs.com:443/ ",
+			"KMS_ENCRYPTION_KEY_ID":    "alias/pwreset",
+			"SECRET_NAME_PREFIX":       "team-a/pw/",
+			"PASSWORD_LENGTH":          "32",
+			"PASSWORD_EXCLUDE":         "0O1l",
+			"ALLOWED_DIRECTORY_IDS":    "d-00fc2p61ab12, d-abc,d-00fc2p61ab12,",
+			"ALLOWED_ORGANIZATION_IDS": "peers-aaaaaa2-1eqnj5o5wab12",
+			"ALIBABA_CLOUD_REGION_ID":  "cn-shanghai",
+			"MAX_IN_FLIGHT":            "4",
+			"MAX_ATTEMPTS":             "3",
+			"LOG_LEVEL":                "DEBUG",
+		}))
+		require.NoError(t, err)
+		assert.Equal(t, config.Config{
+			RegionID:               "cn-shanghai",
+			KMSEndpoint:            "http://127.0.0.1:8080",
+			CloudSSOEndpoint:       "cloudsso.cn-shanghai.aliyuncs.com",
+			BaaSEndpoint:           "https://baas.aliyuncs.com:443",
+			KMSEncryptionKeyID:     "alias/pwreset",
+			SecretNamePrefix:       "team-a/pw/",
+			PasswordLength:         32,
+			PasswordExclude:        "0O1l",
+			AllowedDirectoryIDs:    []string{"d-00fc2p61ab12", "d-abc"},
+			AllowedOrganizationIDs: []string{"peers-aaaaaa2-1eqnj5o5wab12"},
+			MaxInFlight:            4,
+			MaxAttempts:            3,
+			LogLevel:               slog.LevelDebug,
+		}, c)
+
+		rc := c.RotatorConfig()
+		assert.Equal(t, "team-a/pw/", rc.SecretPrefix)
+		assert.Equal(t, 32, rc.Password.Length)
+		assert.Equal(t, "0O1l", rc.Password.Exclude)
+		assert.Equal(t, []string{"d-00fc2p61ab12", "d-abc"}, rc.AllowedDirectoryIDs)
+		assert.Equal(t, 4, rc.MaxInFlight)
+		assert.Equal(t, 3, rc.MaxAttempts)
+	})
+
+	t.Run("RegionFromFC", func(t *testing.T) {
+		c, err := config.Load(env(t, map[string]string{"FC_REGION": "cn-beijing"}))
+		require.NoError(t, err)
+		assert.Equal(t, "cn-beijing", c.RegionID)
+	})
+
+	t.Run("NoRegionWithLocalEndpoints", func(t *testing.T) {
+		c, err := config.Load(env(t, map[string]string{
+			"KMS_ENDPOINT": "http://127.0.0.1:1", "CLOUDSSO_ENDPOINT": "http://127.0.0.1:2", "BAAS_ENDPOINT": "http://[::1]:3",
+		}))
+		require.NoError(t, err)
+		assert.Empty(t, c.RegionID)
+	})
+}
+
+func TestLoadErrors(t *testing.T) {
+	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{k: v}
+		for rk, rv := range region {
+			if _, ok := m[rk]; !ok {
+				m[rk] = rv
+			}
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		variable string
+		rule     string // a part of the rule's text
+	}{
+		{"ErrPasswordLengthNotNumber", with("PASSWORD_LENGTH", "long"), "PASSWORD_LENGTH", "integer from 8 to 32"},
+		{"ErrPasswordLengthTooShort", with("PASSWORD_LENGTH", "7"), "PASSWORD_LENGTH", "integer from 8 to 32"},
+		{"ErrPasswordLengthTooLong", with("PASSWORD_LENGTH", "33"), "PASSWORD_LENGTH", "integer from 8 to 32"},
+		{"ErrPasswordExcludeAllDigits", with("PASSWORD_EXCLUDE", "0123456789"), "PASSWORD_EXCLUDE", "digit"},
+		{"ErrPasswordExcludeNotPrintable", with("PASSWORD_EXCLUDE", "a\tb"), "PASSWORD_EXCLUDE", "printable ASCII"},
+		{"ErrPrefixTraversal", with("SECRET_NAME_PREFIX", "a/../b/"), "SECRET_NAME_PREFIX", ".."},
+		{"ErrPrefixLeadingSlash", with("SECRET_NAME_PREFIX", "/pw/"), "SECRET_NAME_PREFIX", "not start with"},
+		{"ErrPrefixSpace", with("SECRET_NAME_PREFIX", "pw reset/"), "SECRET_NAME_PREFIX", "characters"},
+		{"ErrDirectoryEntry", with("ALLOWED_DIRECTORY_IDS", "d-00fc2p61ab12,D-UPPER"), "ALLOWED_DIRECTORY_IDS", `entry 2 ("D-UPPER")`},
+		{"ErrDirectoryEntrySlash", with("ALLOWED_DIRECTORY_IDS", "d-a/b"), "ALLOWED_DIRECTORY_IDS", `"d-" followed by`},
+		{"ErrDirectoryListEmpty", with("ALLOWED_DIRECTORY_IDS", ","), "ALLOWED_DIRECTORY_IDS", "no entry"},
+		{"ErrOrganizationEntry", with("ALLOWED_ORGANIZATION_IDS", "peers-1,9bad"), "ALLOWED_ORGANIZATION_IDS", `entry 2 ("9bad")`},
+		{"ErrEndpointPath", with("KMS_ENDPOINT", "https://kms.example.com/v1"), "KMS_ENDPOINT", "path"},
+		{"ErrEndpointScheme", with("CLOUDSSO_ENDPOINT", "ftp://sso.example.com"), "CLOUDSSO_ENDPOINT", "scheme"},
+		{"ErrEndpointUserInfo", with("BAAS_ENDPOINT", "https://user:secret@baas.example.com"), "BAAS_ENDPOINT", "user info"},
+		{"ErrEndpointPort", with("BAAS_ENDPOINT", "baas.example.com:99999"), "BAAS_ENDPOINT", "port"},
+		{"ErrEndpointHost", with("KMS_ENDPOINT", "kms_example.com"), "KMS_ENDPOINT", "host"},
+		{"ErrKeyID", with("KMS_ENCRYPTION_KEY_ID", "key id"), "KMS_ENCRYPTION_KEY_ID", "KMS key id"},
+		{"ErrRegionMissing", map[string]string{"KMS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
+		{"ErrRegionBad", with("ALIBABA_CLOUD_REGION_ID", "Hangzhou"), "ALIBABA_CLOUD_REGION_ID", "region id"},
+		{"ErrFCRegionBad", map[string]string{"FC_REGION": "x"}, "FC_REGION", "region id"},
+		{"ErrMaxInFlight", with("MAX_IN_FLIGHT", "0"), "MAX_IN_FLIGHT", "integer from 1 to 32"},
+		{"ErrMaxAttempts", with("MAX_ATTEMPTS", "11"), "MAX_ATTEMPTS", "integer from 1 to 10"},
+		{"ErrLogLevel", with("LOG_LEVEL", "verbose"), "LOG_LEVEL", `"debug"`},
+		{"ErrLogLevelOffset", with("LOG_LEVEL", "info+2"), "LOG_LEVEL", `"debug"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(env(t, tt.vars))
+			require.Error(t, err)
+			var ce *config.Error
+			require.True(t, errors.As(err, &ce), "got %T, want *config.Error", err)
+			assert.Equal(t, tt.variable, ce.Variable)
+			assert.Contains(t, ce.Rule, tt.rule)
+			assert.Contains(t, err.Error(), tt.variable+": ")
+		})
+	}
+
+	t.Run("ErrEndpointNeverQuoted", func(t *testing.T) {
+		_, err := config.Load(env(t, with("BAAS_ENDPOINT", "https://user:s3cr3t@baas.example.com")))
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+	})
+
+	t.Run("ErrEveryVariableReported", func(t *testing.T) {
+		_, err := config.Load(env(t, map[string]string{
+			"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "PASSWORD_LENGTH": "3", "MAX_IN_FLIGHT": "x", "LOG_LEVEL": "loud",
+		}))
+		require.Error(t, err)
+		for _, v := range []string{"PASSWORD_LENGTH", "MAX_IN_FLIGHT", "LOG_LEVEL"} {
+			assert.Contains(t, err.Error(), v+": ")
+		}
+	})
+}
