@@ -1,0 +1,71 @@
+package aliyun
+
+import (
+	"context"
+	"strings"
+
+	cloudsso "github.com/alibabacloud-go/cloudsso-20210515/client"
+	"github.com/alibabacloud-go/tea/dara"
+
+	"github.com/pwreset/pwreset/internal/reset"
+)
+
+// CloudSSO implements reset.Resetter for CloudSSO users with
+// ResetUserPassword.
+type CloudSSO struct {
+	base   *cloudsso.Client // never called directly: each call runs on a copy (see call.go)
+	caller caller
+}
+
+var _ reset.Resetter = (*CloudSSO)(nil)
+
+// ResetPassword sets the password of the CloudSSO user t.UserID in directory
+// t.DirectoryID. The service never generates one (GenerateRandomPassword is
+// false): a generated password would exist only in the response.
+func (s *CloudSSO) ResetPassword(ctx context.Context, t reset.Target, password string) error {
+	const op = "ResetUserPassword"
+	if t.Kind != reset.KindCloudSSO {
+		return reset.Errorf(reset.EInternal, "cloudsso %s: target kind %q", op, t.Kind)
+	}
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.cancel()
+	cl := *s.base
+	cl.Credential = c.cred
+	cl.HttpClient = c.http
+
+	req := &cloudsso.ResetUserPasswordRequest{
+		DirectoryId:                      dara.String(t.DirectoryID),
+		UserId:                           dara.String(t.UserID),
+		Password:                         dara.String(password),
+		GenerateRandomPassword:           dara.Bool(false),
+		RequirePasswordResetForNextLogin: dara.Bool(t.RequirePasswordResetForNextLogin),
+	}
+	// The response holds no password when none is generated; it is dropped.
+	if _, err := cl.ResetUserPasswordWithOptions(req, runtime()); err != nil {
+		return cloudSSOError(op, err)
+	}
+	return nil
+}
+
+// cloudSSOError classifies a CloudSSO error: a missing directory or user is
+// ENotFound, a reset refused because SSO logon is enabled is EConflict.
+func cloudSSOError(op string, err error) error {
+	return classify("cloudsso", op, err, func(_ string, a *APIError) (reset.ErrorCode, error, bool) {
+		c := a.Code
+		switch {
+		case isThrottling(c):
+			return reset.EThrottled, nil, true
+		case strings.HasPrefix(c, "EntityNotExists"):
+			return reset.ENotFound, nil, true
+		case strings.Contains(c, "SSOLogon"), strings.Contains(c, "SSOEnabled"), strings.HasPrefix(c, "OperationConflict"):
+			return reset.EConflict, nil, true
+		case strings.HasPrefix(c, "InvalidParameter"), strings.HasPrefix(c, "InvalidPassword"),
+			strings.HasPrefix(c, "MissingParameter"), strings.Contains(c, "PasswordPolicy"):
+			return reset.EInvalid, nil, true
+		}
+		return "", nil, false
+	})
+}

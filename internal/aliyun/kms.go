@@ -1,0 +1,200 @@
+package aliyun
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+
+	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
+	"github.com/alibabacloud-go/tea/dara"
+
+	"github.com/pwreset/pwreset/internal/reset"
+)
+
+// SecretStore implements reset.SecretStore with KMS Secrets Manager. Secret
+// values are stored as text (SecretDataType "text").
+type SecretStore struct {
+	base            *kms.Client // never called directly: each call runs on a copy (see call.go)
+	caller          caller
+	encryptionKeyID string
+}
+
+var _ reset.SecretStore = (*SecretStore)(nil)
+
+// client returns the copy of the KMS client that one call runs on.
+func (s *SecretStore) client(c *call) *kms.Client {
+	cl := *s.base
+	cl.Credential = c.cred
+	cl.HttpClient = c.http
+	return &cl
+}
+
+// CreateSecret creates secret name with its first version, which KMS stages
+// ACSCurrent. It returns an error wrapping reset.ErrSecretExists when the
+// secret already exists.
+func (s *SecretStore) CreateSecret(ctx context.Context, name, versionID string, data []byte) error {
+	const op = "CreateSecret"
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.cancel()
+	req := &kms.CreateSecretRequest{
+		SecretName:     dara.String(name),
+		VersionId:      dara.String(versionID),
+		SecretData:     dara.String(string(data)),
+		SecretDataType: dara.String("text"),
+	}
+	if s.encryptionKeyID != "" {
+		req.EncryptionKeyId = dara.String(s.encryptionKeyID)
+	}
+	if _, err := s.client(c).CreateSecretWithOptions(req, runtime()); err != nil {
+		return kmsError(op, err)
+	}
+	return nil
+}
+
+// PutVersion adds version versionID of secret name with the given stages,
+// which must not be empty (KMS would stage the version ACSCurrent). When the
+// version exists already, it succeeds if the version holds the same data and
+// otherwise returns an error wrapping reset.ErrVersionExists.
+func (s *SecretStore) PutVersion(ctx context.Context, name, versionID string, data []byte, stages []string) error {
+	const op = "PutSecretValue"
+	if len(stages) == 0 {
+		return reset.Errorf(reset.EInternal, "kms %s: no version stages given", op)
+	}
+	stagesJSON, err := json.Marshal(stages)
+	if err != nil {
+		return reset.Errorf(reset.EInternal, "kms %s: encoding stages: %v", op, err)
+	}
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.cancel()
+	req := &kms.PutSecretValueRequest{
+		SecretName:     dara.String(name),
+		VersionId:      dara.String(versionID),
+		SecretData:     dara.String(string(data)),
+		SecretDataType: dara.String("text"),
+		VersionStages:  dara.String(string(stagesJSON)),
+	}
+	_, err = s.client(c).PutSecretValueWithOptions(req, runtime())
+	if err == nil {
+		return nil
+	}
+	err = kmsError(op, err)
+	if !errors.Is(err, reset.ErrVersionExists) {
+		return err
+	}
+	// A retry of the same write finds its own version: compare the data, so
+	// that the same id with the same data succeeds as the contract says.
+	got, gerr := s.GetVersion(ctx, name, versionID)
+	if gerr != nil {
+		return gerr
+	}
+	if subtle.ConstantTimeCompare(got.Data, data) == 1 {
+		return nil
+	}
+	return err
+}
+
+// GetVersion reads version versionID of secret name with its stages. It
+// returns an error wrapping reset.ErrSecretNotFound if the secret or the
+// version does not exist.
+func (s *SecretStore) GetVersion(ctx context.Context, name, versionID string) (reset.SecretVersion, error) {
+	const op = "GetSecretValue"
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return reset.SecretVersion{}, err
+	}
+	defer c.cancel()
+	req := &kms.GetSecretValueRequest{
+		SecretName: dara.String(name),
+		VersionId:  dara.String(versionID),
+	}
+	resp, err := s.client(c).GetSecretValueWithOptions(req, runtime())
+	if err != nil {
+		return reset.SecretVersion{}, kmsError(op, err)
+	}
+	if resp == nil || resp.Body == nil || resp.Body.SecretData == nil {
+		return reset.SecretVersion{}, reset.Errorf(reset.EUpstream, "kms %s: answer holds no secret data", op)
+	}
+	v := reset.SecretVersion{VersionID: dara.StringValue(resp.Body.VersionId), Data: []byte(*resp.Body.SecretData)}
+	if v.VersionID == "" {
+		v.VersionID = versionID
+	}
+	if st := resp.Body.VersionStages; st != nil {
+		for _, stage := range st.VersionStage {
+			if stage != nil {
+				v.Stages = append(v.Stages, *stage)
+			}
+		}
+	}
+	return v, nil
+}
+
+// Promote moves stage ACSCurrent to version versionID; KMS makes the version
+// that held it ACSPrevious. It returns an error wrapping
+// reset.ErrSecretNotFound if the secret or the version does not exist.
+func (s *SecretStore) Promote(ctx context.Context, name, versionID string) error {
+	const op = "UpdateSecretVersionStage"
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.cancel()
+	req := &kms.UpdateSecretVersionStageRequest{
+		SecretName:    dara.String(name),
+		VersionStage:  dara.String(reset.StageCurrent),
+		MoveToVersion: dara.String(versionID),
+	}
+	if _, err := s.client(c).UpdateSecretVersionStageWithOptions(req, runtime()); err != nil {
+		return kmsError(op, err)
+	}
+	return nil
+}
+
+// Describe checks that secret name exists and that the role may read its
+// metadata. It returns an error wrapping reset.ErrSecretNotFound if the
+// secret does not exist.
+func (s *SecretStore) Describe(ctx context.Context, name string) error {
+	const op = "DescribeSecret"
+	c, err := s.caller.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer c.cancel()
+	req := &kms.DescribeSecretRequest{SecretName: dara.String(name)}
+	if _, err := s.client(c).DescribeSecretWithOptions(req, runtime()); err != nil {
+		return kmsError(op, err)
+	}
+	return nil
+}
+
+// kmsError classifies a KMS error. Forbidden.ResourceNotFound wraps
+// reset.ErrSecretNotFound; Rejected.ResourceExist wraps reset.ErrSecretExists
+// on CreateSecret and reset.ErrVersionExists on PutSecretValue.
+func kmsError(op string, err error) error {
+	return classify("kms", op, err, func(op string, a *APIError) (reset.ErrorCode, error, bool) {
+		switch a.Code {
+		case "Forbidden.ResourceNotFound":
+			return reset.ENotFound, reset.ErrSecretNotFound, true
+		case "Rejected.ResourceExist":
+			switch op {
+			case "CreateSecret":
+				return reset.EConflict, reset.ErrSecretExists, true
+			case "PutSecretValue":
+				return reset.EConflict, reset.ErrVersionExists, true
+			}
+			return reset.EConflict, nil, true
+		case "Forbidden.NoPermission":
+			return reset.EForbidden, nil, true
+		}
+		if isThrottling(a.Code) {
+			return reset.EThrottled, nil, true
+		}
+		return "", nil, false
+	})
+}
