@@ -1,0 +1,494 @@
+// Package handler is pwreset's Function Compute entry point. It turns each
+// trigger's event (HTTP, EventBridge, timer, or a direct invocation) into a
+// reset request, has a Rotator carry it out, and turns the results into that
+// trigger's answer. It knows Function Compute and no cloud SDK: the facts
+// only Function Compute has (request id, retry count, the invocation's
+// credentials) it takes out of fccontext and hands on as plain values.
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+
+	"github.com/pwreset/pwreset/internal/reset"
+)
+
+// Rotator rotates the passwords a request names. *reset.Rotator implements
+// it. Rotate returns an *reset.Error (EInvalid, EForbidden) before any cloud
+// call when the request is invalid, and otherwise one Result per target.
+type Rotator interface {
+	Rotate(ctx context.Context, req reset.Request) ([]reset.Result, error)
+}
+
+// Handler answers invocations. It is safe for concurrent use.
+type Handler struct {
+	rotator Rotator
+	logger  *slog.Logger
+	// broken, when set, fails every invocation: the function was deployed
+	// with a configuration it cannot run with.
+	broken error
+}
+
+// New returns a Handler that has r rotate passwords and logs to logger (nil
+// discards). Wrap the logger's handler with NewLogHandler so that every line
+// of an invocation, the Rotator's too, carries its request id.
+func New(r Rotator, logger *slog.Logger) *Handler {
+	return &Handler{rotator: r, logger: orDiscard(logger)}
+}
+
+// NewMisconfigured returns a Handler that fails every invocation with a
+// PermanentError (CodeFunctionMisconfigured) quoting cause, which must name
+// the variable at fault and the rule it breaks and hold no secret. A
+// function deployed with a bad configuration thus answers each caller with
+// the reason, where exiting would only make Function Compute restart it in a
+// loop.
+func NewMisconfigured(cause error, logger *slog.Logger) *Handler {
+	return &Handler{logger: orDiscard(logger), broken: cause}
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// invocation holds the Function Compute facts of one invocation.
+type invocation struct {
+	requestID  string
+	retryCount int
+	region     string
+	trigger    Trigger
+	start      time.Time
+}
+
+// Invoke answers one invocation; main passes it to fc.Start. event is the
+// raw event; its shape says the trigger:
+//
+//   - an HTTPEvent: the answer is an HTTPResponse whose status says whose
+//     fault a failure is, and the error is nil;
+//   - a CloudEvent, or an array of them; a TimerEvent; or a Request itself
+//     (a direct invocation): the answer is a Response when every target
+//     succeeded, and otherwise a *RetryableError or *PermanentError, whose
+//     type tells the platform (and the reader of its logs) whether delivering
+//     the event again can help.
+//
+// The idempotency key of each request is the HTTP Idempotency-Key header
+// (else the request id), the CloudEvent's id, the timer's name and time, or,
+// for a direct invocation, the request id.
+func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err error) {
+	inv := invocation{start: time.Now()}
+	if fc, ok := fccontext.FromContext(ctx); ok {
+		inv.requestID, inv.retryCount, inv.region = fc.RequestID, fc.RetryCount, fc.Region
+		if c := fc.Credentials; c.AccessKeyId != "" {
+			// Adapters sign every call of this invocation with the function
+			// role's temporary credentials.
+			ctx = reset.WithCredentials(ctx, reset.Credentials{
+				AccessKeyID:     c.AccessKeyId,
+				AccessKeySecret: c.AccessKeySecret,
+				SecurityToken:   c.SecurityToken,
+			})
+		}
+	}
+	if h.broken != nil {
+		return nil, &PermanentError{
+			Code:    CodeFunctionMisconfigured,
+			Message: truncate("the function's configuration is invalid: "+h.broken.Error(), maxErrorMessage),
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = h.recovered(ctx, p)
+		}
+	}()
+
+	var probe eventProbe
+	inv.trigger, err = detect(event, &probe)
+	if err != nil {
+		ctx = withLogAttrs(ctx, slog.String("requestId", inv.requestID))
+		h.done(ctx, inv, nil, err)
+		return nil, err
+	}
+	ctx = withLogAttrs(ctx, slog.String("requestId", inv.requestID), slog.String("trigger", string(inv.trigger)))
+	switch inv.trigger {
+	case TriggerHTTP:
+		return h.serveHTTP(ctx, inv, event), nil
+	case TriggerEventBridge:
+		if probe.array {
+			return h.eventStream(ctx, inv, event)
+		}
+		return h.cloudEvent(ctx, inv, event)
+	case TriggerTimer:
+		return h.timer(ctx, inv, event)
+	default:
+		return h.direct(ctx, inv, event)
+	}
+}
+
+// recovered turns a panic into a RetryableError. The panic's value is
+// logged only when the runtime raised it: any other value may quote data.
+func (h *Handler) recovered(ctx context.Context, p any) error {
+	attrs := []slog.Attr{slog.String("stack", string(debug.Stack()))}
+	if re, ok := p.(runtime.Error); ok {
+		attrs = append(attrs, slog.String("panic", re.Error()))
+	}
+	h.logger.LogAttrs(ctx, slog.LevelError, "panic while handling an invocation", attrs...)
+	return &RetryableError{Code: CodeInternalError, Message: "internal error"}
+}
+
+// eventProbe holds the fields that tell the triggers apart.
+type eventProbe struct {
+	array          bool
+	SpecVersion    json.RawMessage `json:"specversion"`
+	RequestContext json.RawMessage `json:"requestContext"`
+	TriggerName    json.RawMessage `json:"triggerName"`
+	TriggerTime    json.RawMessage `json:"triggerTime"`
+	Target         json.RawMessage `json:"target"`
+	Targets        json.RawMessage `json:"targets"`
+}
+
+func detect(event json.RawMessage, p *eventProbe) (Trigger, error) {
+	trimmed := bytes.TrimLeft(event, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		p.array = true
+		return TriggerEventBridge, nil
+	}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return "", &PermanentError{Code: CodeInvalidParameter, Message: "event: must be a JSON object or array"}
+	}
+	if err := json.Unmarshal(event, p); err != nil {
+		return "", &PermanentError{Code: CodeInvalidParameter, Message: "event: " + jsonProblem(err)}
+	}
+	switch {
+	case p.SpecVersion != nil:
+		return TriggerEventBridge, nil
+	case p.RequestContext != nil:
+		return TriggerHTTP, nil
+	case p.TriggerName != nil || p.TriggerTime != nil:
+		return TriggerTimer, nil
+	case p.Target != nil || p.Targets != nil:
+		return TriggerInvoke, nil
+	}
+	return "", &PermanentError{Code: CodeInvalidParameter,
+		Message: "event: is neither an HTTP trigger, EventBridge or timer event nor a request (no target or targets field)"}
+}
+
+// jsonProblem describes a decoding error without quoting the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("is not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s must be %s, got %s", typ.Field, jsonTypeOf(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "is not valid JSON: it ends early"
+	}
+	return "is not valid JSON"
+}
+
+func jsonTypeOf(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "a number"
+}
+
+// rotate decodes one request, has the Rotator carry it out and returns its
+// results. A non-nil error is the request's failure as a whole, classified.
+func (h *Handler) rotate(ctx context.Context, raw []byte, where, key string) ([]Result, error) {
+	req, err := decodeRequest(raw, where)
+	if err != nil {
+		return nil, err
+	}
+	results, err := h.rotator.Rotate(ctx, req.resetRequest(key))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(results))
+	for i, r := range results {
+		out[i] = resultOf(r)
+	}
+	return out, nil
+}
+
+// failed reports whether a result is a failure, and its error.
+func failed(r reset.Result) (error, bool) {
+	switch {
+	case r.Err != nil:
+		return r.Err, true
+	case r.Status == reset.StatusFailed || r.Status == reset.StatusSkipped:
+		return reset.Errorf(reset.EInternal, "the target %s without a cause", r.Status), true
+	case r.Status == "":
+		return reset.Errorf(reset.EInternal, "the target has no outcome"), true
+	}
+	return nil, false
+}
+
+func resultOf(r reset.Result) Result {
+	t := r.Target
+	out := Result{
+		Target:         t.Kind,
+		DirectoryID:    t.DirectoryID,
+		UserID:         t.UserID,
+		OrganizationID: t.OrganizationID,
+		Username:       t.Username,
+		Location:       t.Location,
+		Status:         r.Status,
+		SecretName:     r.SecretName,
+		VersionID:      r.VersionID,
+		Resumed:        r.Resumed,
+	}
+	if err, ok := failed(r); ok {
+		if out.Status == "" {
+			out.Status = reset.StatusFailed
+		}
+		out.Error = errorBody(err)
+	}
+	return out
+}
+
+func errorBody(err error) *ErrorBody {
+	return &ErrorBody{Code: APICode(reset.ErrorCodeOf(err)), Message: reset.ErrorMessageOf(err)}
+}
+
+// outcome summarizes a request's results: the most severe failure's kind
+// (see errorKinds) and a message naming every failed target, or "" when
+// every target succeeded.
+func outcome(results []Result) (reset.ErrorCode, string) {
+	var worst reset.ErrorCode
+	var failures []string
+	for _, r := range results {
+		if r.Error == nil {
+			continue
+		}
+		code := kindOf(r.Error.Code)
+		if worst == "" || rank(code) > rank(worst) {
+			worst = code
+		}
+		failures = append(failures, fmt.Sprintf("%s: %s: %s", targetKey(r), r.Error.Code, r.Error.Message))
+	}
+	if worst == "" {
+		return "", ""
+	}
+	if len(results) == 1 {
+		return worst, failures[0]
+	}
+	return worst, fmt.Sprintf("%d of %d targets failed: %s", len(failures), len(results), strings.Join(failures, "; "))
+}
+
+// kindOf inverts APICode.
+func kindOf(code ErrorCode) reset.ErrorCode {
+	for k, v := range errorKinds {
+		if v.code == code {
+			return k
+		}
+	}
+	return reset.EInternal
+}
+
+func targetKey(r Result) string {
+	return reset.Target{Kind: r.Target, DirectoryID: r.DirectoryID, UserID: r.UserID,
+		OrganizationID: r.OrganizationID, Username: r.Username}.Key()
+}
+
+// eventAnswer is the answer to an event trigger: the Response, or the
+// function error its failures call for.
+func eventAnswer(requestID string, results []Result, err error) (*Response, error) {
+	if err != nil {
+		return nil, functionError(reset.ErrorCodeOf(err), reset.ErrorMessageOf(err))
+	}
+	if code, msg := outcome(results); code != "" {
+		return nil, functionError(code, msg)
+	}
+	return &Response{RequestID: requestID, Results: results}, nil
+}
+
+// cloudEvent answers one EventBridge event.
+func (h *Handler) cloudEvent(ctx context.Context, inv invocation, event json.RawMessage) (any, error) {
+	var ev CloudEvent
+	if err := json.Unmarshal(event, &ev); err != nil {
+		err = &PermanentError{Code: CodeInvalidParameter, Message: "event: " + jsonProblem(err)}
+		h.done(ctx, inv, nil, err)
+		return nil, err
+	}
+	results, err := h.cloudEventResults(ctx, ev)
+	resp, err := eventAnswer(inv.requestID, results, err)
+	h.done(ctx, inv, results, err)
+	return resp, err
+}
+
+// cloudEventResults rotates the request of one CloudEvent under its id.
+func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Result, error) {
+	if rule := checkKey(ev.ID); rule != "" {
+		return nil, reset.FieldError("id", "%s", rule)
+	}
+	data := []byte(ev.Data)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '"' {
+		// A producer that sent the request as text: EventBridge passes it on
+		// as a JSON string.
+		var s string
+		if err := json.Unmarshal(trimmed, &s); err != nil {
+			return nil, reset.FieldError("data", "%s", jsonProblem(err))
+		}
+		data = []byte(s)
+	} else if bytes.Equal(trimmed, []byte("null")) {
+		data = nil
+	}
+	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", ev.ID), slog.String("eventId", ev.ID))
+	return h.rotate(ctx, data, "data", ev.ID)
+}
+
+// eventStream answers the event-streaming form of EventBridge: an array of
+// CloudEvents, each its own request under its own id. The events are
+// handled one after another, each to the end, and the answer is one
+// Response holding every event's results; if any event failed, the function
+// error names each failure, and is retryable when any of them is (a
+// redelivery replays the events that succeeded).
+func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.RawMessage) (any, error) {
+	var events []CloudEvent
+	if err := json.Unmarshal(event, &events); err != nil {
+		err = &PermanentError{Code: CodeInvalidParameter, Message: "event: " + jsonProblem(err)}
+		h.done(ctx, inv, nil, err)
+		return nil, err
+	}
+	if len(events) == 0 {
+		err := &PermanentError{Code: CodeInvalidParameter, Message: "event: the array holds no event"}
+		h.done(ctx, inv, nil, err)
+		return nil, err
+	}
+	var all []Result
+	var worst reset.ErrorCode
+	var failures []string
+	for i, ev := range events {
+		results, err := h.cloudEventResults(ctx, ev)
+		all = append(all, results...)
+		code, msg := reset.ErrorCodeOf(err), reset.ErrorMessageOf(err)
+		if err == nil {
+			code, msg = outcome(results)
+		}
+		if code == "" {
+			continue
+		}
+		if worst == "" || rank(code) > rank(worst) {
+			worst = code
+		}
+		failures = append(failures, fmt.Sprintf("event %d (id %q): %s", i, ev.ID, msg))
+	}
+	if worst != "" {
+		err := functionError(worst, fmt.Sprintf("%d of %d events failed: %s", len(failures), len(events), strings.Join(failures, "; ")))
+		h.done(ctx, inv, all, err)
+		return nil, err
+	}
+	h.done(ctx, inv, all, nil)
+	return &Response{RequestID: inv.requestID, Results: all}, nil
+}
+
+// timer answers a timer trigger. Its key is the trigger's name and time, so
+// a retried tick finishes the same rotations and the next tick starts new
+// ones.
+func (h *Handler) timer(ctx context.Context, inv invocation, event json.RawMessage) (any, error) {
+	var ev TimerEvent
+	results, err := func() ([]Result, error) {
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return nil, reset.FieldError("event", "%s", jsonProblem(err))
+		}
+		switch {
+		case ev.TriggerName == "":
+			return nil, reset.FieldError("triggerName", "is required")
+		case ev.TriggerTime == "":
+			return nil, reset.FieldError("triggerTime", "is required")
+		}
+		key := ev.TriggerName + "/" + ev.TriggerTime
+		if rule := checkKey(key); rule != "" {
+			return nil, reset.FieldError("triggerName", `and triggerTime: their key "name/time" %s`, rule)
+		}
+		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", key))
+		return h.rotate(ctx, []byte(ev.Payload), "payload", key)
+	}()
+	resp, err := eventAnswer(inv.requestID, results, err)
+	h.done(ctx, inv, results, err)
+	return resp, err
+}
+
+// direct answers an invocation whose event is the request itself. Its key
+// is the request id: Function Compute keeps it across the retries of an
+// asynchronous invocation.
+func (h *Handler) direct(ctx context.Context, inv invocation, event json.RawMessage) (any, error) {
+	results, err := func() ([]Result, error) {
+		if rule := checkKey(inv.requestID); rule != "" {
+			return nil, reset.Errorf(reset.EInternal, "the invocation's request id, its idempotency key, %s", rule)
+		}
+		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", inv.requestID))
+		return h.rotate(ctx, event, "event", inv.requestID)
+	}()
+	resp, err := eventAnswer(inv.requestID, results, err)
+	h.done(ctx, inv, results, err)
+	return resp, err
+}
+
+// done logs the invocation's outcome: one line, with each target's ids,
+// secret name, version id and status, never a password.
+func (h *Handler) done(ctx context.Context, inv invocation, results []Result, err error, extra ...slog.Attr) {
+	level := slog.LevelInfo
+	attrs := append([]slog.Attr{
+		slog.String("outcome", "ok"),
+		slog.Int("retryCount", inv.retryCount),
+		slog.Duration("duration", time.Since(inv.start)),
+	}, extra...)
+	if inv.region != "" {
+		attrs = append(attrs, slog.String("region", inv.region))
+	}
+	if err != nil {
+		level = slog.LevelWarn
+		attrs[0] = slog.String("outcome", "failed")
+		attrs = append(attrs, slog.String("error", err.Error()))
+		var perm *PermanentError
+		if !errors.As(err, &perm) {
+			attrs = append(attrs, slog.Bool("retryable", true))
+		}
+	}
+	if len(results) > 0 {
+		attrs = append(attrs, slog.Any("targets", logTargets(results)))
+	}
+	h.logger.LogAttrs(ctx, level, "invocation", attrs...)
+}
+
+// logTarget is a Result as logged.
+type logTarget struct {
+	Target     string       `json:"target"`
+	SecretName string       `json:"secretName,omitempty"`
+	VersionID  string       `json:"versionId,omitempty"`
+	Status     reset.Status `json:"status"`
+	Code       ErrorCode    `json:"code,omitempty"`
+}
+
+func logTargets(results []Result) []logTarget {
+	out := make([]logTarget, len(results))
+	for i, r := range results {
+		out[i] = logTarget{Target: targetKey(r), SecretName: r.SecretName, VersionID: r.VersionID, Status: r.Status}
+		if r.Error != nil {
+			out[i].Code = r.Error.Code
+		}
+	}
+	return out
+}

@@ -1,0 +1,191 @@
+package handler
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/pwreset/pwreset/internal/reset"
+)
+
+// MaxBodyBytes bounds an HTTP request's body, decoded: a request of
+// reset.MaxTargets targets fits, and nothing much larger is read.
+const MaxBodyBytes = 256 << 10
+
+// IdempotencyKeyHeader is the HTTP header that carries the caller's
+// idempotency key. A caller that retries a call with the same key finishes
+// the same rotations instead of starting new ones. To retry a call made
+// without it, send that call's requestId as the key.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// httpError is a failure of the HTTP request itself, before any rotation.
+type httpError struct {
+	status int
+	code   ErrorCode
+	msg    string
+}
+
+// serveHTTP answers an HTTP trigger. Every outcome is an HTTPResponse.
+//
+// Status: 200 when every target succeeded. Otherwise the status of the most
+// severe failure (see errorKinds): a request that fails as a whole answers
+// 400/403 (or 405/413/415 for the HTTP request itself); a batch in which
+// some targets failed answers the most severe failure's status, with a
+// summary in "error" and every target's outcome in "results", so a caller
+// that only reads the status still retries when a retry can help.
+func (h *Handler) serveHTTP(ctx context.Context, inv invocation, event json.RawMessage) *HTTPResponse {
+	var ev HTTPEvent
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return h.httpFail(ctx, inv, inv.requestID, httpError{http.StatusBadRequest, CodeInvalidParameter, "event: " + jsonProblem(err)})
+	}
+	requestID := inv.requestID
+	if requestID == "" {
+		requestID = ev.RequestContext.RequestID
+	}
+	body, key, herr := readHTTP(ev, requestID)
+	if herr != nil {
+		return h.httpFail(ctx, inv, requestID, *herr)
+	}
+	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", key))
+	results, err := h.rotate(ctx, body, "body", key)
+	resp := Response{RequestID: requestID, Results: results}
+	kind, msg := outcome(results)
+	if err != nil {
+		kind, msg = reset.ErrorCodeOf(err), reset.ErrorMessageOf(err)
+	}
+	status := http.StatusOK
+	var logErr error
+	if kind != "" {
+		status = ErrorStatusCode(kind)
+		resp.Error = &ErrorBody{Code: APICode(kind), Message: truncate(msg, maxErrorMessage)}
+		logErr = functionError(kind, msg)
+	}
+	h.done(ctx, inv, results, logErr, slog.Int("status", status))
+	return httpResponse(status, resp, nil)
+}
+
+// readHTTP checks the HTTP request and returns its body and idempotency key.
+func readHTTP(ev HTTPEvent, requestID string) ([]byte, string, *httpError) {
+	if m := ev.RequestContext.HTTP.Method; m != http.MethodPost {
+		return nil, "", &httpError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
+	}
+	if ct := header(ev.Headers, "Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil, mt != "application/json" && !strings.HasSuffix(mt, "+json"):
+			return nil, "", &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: must be application/json"}
+		case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+			return nil, "", &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: the charset must be utf-8"}
+		}
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		// Check the size first, so an oversized body is never decoded.
+		if base64.StdEncoding.DecodedLen(len(ev.Body)) > MaxBodyBytes+2 {
+			return nil, "", tooLarge()
+		}
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter, "body: is marked isBase64Encoded but is not valid Base64"}
+		}
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, "", tooLarge()
+	}
+	key := requestID
+	if k, ok := lookup(ev.Headers, IdempotencyKeyHeader); ok {
+		if rule := checkKey(k); rule != "" {
+			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter, IdempotencyKeyHeader + ": " + rule}
+		}
+		key = k
+	} else if rule := checkKey(key); rule != "" {
+		return nil, "", &httpError{http.StatusInternalServerError, CodeInternalError, "the request id, the default idempotency key, " + rule}
+	}
+	return body, key, nil
+}
+
+func tooLarge() *httpError {
+	return &httpError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body: must be at most %d bytes", MaxBodyBytes)}
+}
+
+func (h *Handler) httpFail(ctx context.Context, inv invocation, requestID string, e httpError) *HTTPResponse {
+	var extra map[string]string
+	if e.status == http.StatusMethodNotAllowed {
+		extra = map[string]string{"Allow": http.MethodPost}
+	}
+	h.done(ctx, inv, nil, &PermanentError{Code: e.code, Message: e.msg}, slog.Int("status", e.status))
+	return httpResponse(e.status, Response{RequestID: requestID, Error: &ErrorBody{Code: e.code, Message: e.msg}}, extra)
+}
+
+func httpResponse(status int, resp Response, extra map[string]string) *HTTPResponse {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		// Response holds only strings, booleans and integers.
+		status = http.StatusInternalServerError
+		body = []byte(`{"requestId":"","error":{"code":"InternalError","message":"internal error"}}`)
+	}
+	headers := map[string]string{
+		"Content-Type": "application/json; charset=utf-8",
+		// Results name where passwords are kept; no cache should keep them.
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	}
+	for k, v := range extra {
+		headers[k] = v
+	}
+	return &HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
+}
+
+// header returns the value of a header, matched case-insensitively.
+func header(headers map[string]string, name string) string {
+	v, _ := lookup(headers, name)
+	return v
+}
+
+func lookup(headers map[string]string, name string) (string, bool) {
+	if v, ok := headers[name]; ok {
+		return v, true
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// checkKey returns the rule an idempotency key breaks, or "". The rule is
+// stricter than reset's so that a key is always safe to log and to show.
+func checkKey(key string) string {
+	if key == "" {
+		return "is required"
+	}
+	if len(key) > reset.MaxIdempotencyKeyLength {
+		return "must be at most 256 characters"
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c > '~' || c == ',' || c == '"' || c == '\\' {
+			return `must hold only printable ASCII characters other than space, ",", quotes and "\"`
+		}
+	}
+	return ""
+}
+
+// safeToken returns s if it is a short HTTP token, else a placeholder, so
+// that an error never echoes arbitrary input.
+func safeToken(s string) string {
+	if s == "" || len(s) > 16 {
+		return "(unknown)"
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 'A' || c > 'Z' {
+			return "(unknown)"
+		}
+	}
+	return s
+}
