@@ -1,0 +1,199 @@
+package reset_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPasswordPolicyValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		policy reset.PasswordPolicy
+		field  string // "" for OK
+	}{
+		{"OKDefault", reset.PasswordPolicy{}, ""},
+		{"OKShortest", reset.PasswordPolicy{Length: 8}, ""},
+		{"OKLongest", reset.PasswordPolicy{Length: 32}, ""},
+		{"OKExcludeLookAlikes", reset.PasswordPolicy{Length: 16, Exclude: "Il1O0o"}, ""},
+		{"OKExcludeAllButOneSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial[1:]}, ""},
+		{"ErrTooShort", reset.PasswordPolicy{Length: 7}, "PASSWORD_LENGTH"},
+		{"ErrTooLong", reset.PasswordPolicy{Length: 33}, "PASSWORD_LENGTH"},
+		{"ErrNegative", reset.PasswordPolicy{Length: -1}, "PASSWORD_LENGTH"},
+		{"ErrNoUpper", reset.PasswordPolicy{Exclude: reset.PasswordUpper}, "PASSWORD_EXCLUDE"},
+		{"ErrNoLower", reset.PasswordPolicy{Exclude: reset.PasswordLower + "A"}, "PASSWORD_EXCLUDE"},
+		{"ErrNoDigit", reset.PasswordPolicy{Exclude: reset.PasswordDigits}, "PASSWORD_EXCLUDE"},
+		{"ErrNoSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial}, "PASSWORD_EXCLUDE"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.policy.Validate()
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var rerr *reset.Error
+			require.ErrorAs(t, err, &rerr)
+			assert.Equal(t, reset.EInvalid, rerr.Code)
+			assert.Equal(t, tc.field, rerr.Field)
+		})
+	}
+}
+
+func TestSpecialCharactersAreSafe(t *testing.T) {
+	assert.NotContains(t, reset.PasswordSpecial, `"`)
+	assert.NotContains(t, reset.PasswordSpecial, `'`)
+	assert.NotContains(t, reset.PasswordSpecial, "`")
+	assert.NotContains(t, reset.PasswordSpecial, `\`)
+	assert.NotContains(t, reset.PasswordSpecial, " ")
+	for _, c := range reset.PasswordSpecial {
+		assert.True(t, c > ' ' && c < 0x7f, "%q is not printable ASCII", c)
+	}
+}
+
+var (
+	reUpper   = regexp.MustCompile(`[A-Z]`)
+	reLower   = regexp.MustCompile(`[a-z]`)
+	reDigit   = regexp.MustCompile(`[0-9]`)
+	reSpecial = regexp.MustCompile(`[` + regexp.QuoteMeta(reset.PasswordSpecial) + `]`)
+	reAllowed = regexp.MustCompile(`^[A-Za-z0-9` + regexp.QuoteMeta(reset.PasswordSpecial) + `]+$`)
+)
+
+// MustGenerator returns a generator on a seeded source.
+func MustGenerator(tb testing.TB, p reset.PasswordPolicy, seed byte) *reset.PasswordGenerator {
+	tb.Helper()
+	g, err := reset.NewPasswordGenerator(p, rand.NewChaCha8([32]byte{seed}))
+	require.NoError(tb, err)
+	return g
+}
+
+func TestGenerateMeetsCloudSSORules(t *testing.T) {
+	for length := reset.MinPasswordLength; length <= reset.MaxPasswordLength; length++ {
+		g := MustGenerator(t, reset.PasswordPolicy{Length: length}, byte(length))
+		for range 200 {
+			pw, err := g.Generate()
+			require.NoError(t, err)
+			// Messages name the rule only: a failing test prints no password.
+			require.Len(t, []rune(pw), length, "length")
+			require.True(t, reUpper.MatchString(pw), "no upper-case letter")
+			require.True(t, reLower.MatchString(pw), "no lower-case letter")
+			require.True(t, reDigit.MatchString(pw), "no digit")
+			require.True(t, reSpecial.MatchString(pw), "no special character")
+			require.True(t, reAllowed.MatchString(pw), "a character outside the alphabet")
+		}
+	}
+}
+
+func TestGenerateDefaultLength(t *testing.T) {
+	g, err := reset.NewPasswordGenerator(reset.PasswordPolicy{}, nil) // crypto/rand
+	require.NoError(t, err)
+	pw, err := g.Generate()
+	require.NoError(t, err)
+	assert.Len(t, pw, reset.DefaultPasswordLength)
+}
+
+func TestGenerateHonoursExclude(t *testing.T) {
+	const exclude = "Il1O0o|" + "!#$()*-.:?@^" // leaves "_" as the only special
+	g := MustGenerator(t, reset.PasswordPolicy{Length: 8, Exclude: exclude}, 7)
+	for range 500 {
+		pw, err := g.Generate()
+		require.NoError(t, err)
+		require.False(t, strings.ContainsAny(pw, exclude), "an excluded character was used")
+		require.Contains(t, pw, "_", "the only special character left is required")
+	}
+}
+
+// TestGenerateDistribution checks, on a fixed seed (so it cannot flake),
+// that every allowed character is used about equally often and that the
+// required classes land in every position.
+func TestGenerateDistribution(t *testing.T) {
+	const length, n = 16, 20000
+	g := MustGenerator(t, reset.PasswordPolicy{Length: length}, 42)
+	alphabet := reset.PasswordUpper + reset.PasswordLower + reset.PasswordDigits + reset.PasswordSpecial
+	counts := map[rune]int{}
+	specialAt := make([]int, length)
+	for range n {
+		pw, err := g.Generate()
+		require.NoError(t, err)
+		for i, c := range pw {
+			counts[c]++
+			if strings.ContainsRune(reset.PasswordSpecial, c) {
+				specialAt[i]++
+			}
+		}
+	}
+	// Each password has 12 uniform draws plus one of each class, so a
+	// character of a class of size k is expected 12n/|alphabet| + n/k times.
+	draws := float64((length - 4) * n)
+	classes := []string{reset.PasswordUpper, reset.PasswordLower, reset.PasswordDigits, reset.PasswordSpecial}
+	for _, class := range classes {
+		want := draws/float64(len(alphabet)) + float64(n)/float64(len(class))
+		for _, c := range class {
+			got := float64(counts[c])
+			assert.InDelta(t, want, got, want*0.1, "character %q", c)
+		}
+	}
+	require.Len(t, counts, len(alphabet))
+	// Positions are shuffled: no position is favoured for the special class.
+	mean := 0
+	for _, c := range specialAt {
+		mean += c
+	}
+	for i, c := range specialAt {
+		assert.InDelta(t, float64(mean)/length, float64(c), float64(mean)/length*0.1, "position %d", i)
+	}
+}
+
+func TestGenerateDiffers(t *testing.T) {
+	g := MustGenerator(t, reset.PasswordPolicy{Length: 8}, 1)
+	seen := map[string]bool{}
+	for range 1000 {
+		pw, err := g.Generate()
+		require.NoError(t, err)
+		require.False(t, seen[pw], "a password repeated")
+		seen[pw] = true
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
+
+func TestGenerateRandomSourceFails(t *testing.T) {
+	g, err := reset.NewPasswordGenerator(reset.PasswordPolicy{}, failingReader{})
+	require.NoError(t, err)
+	pw, err := g.Generate()
+	assert.Empty(t, pw)
+	assert.Equal(t, reset.EInternal, reset.ErrorCodeOf(err))
+}
+
+func TestRotateRandomSourceFails(t *testing.T) {
+	clock := &FakeClock{now: epoch}
+	rec := &recorder{clock: clock}
+	store := &FakeStore{rec: rec}
+	r, err := reset.NewRotator(testConfig(), map[reset.Kind]reset.Resetter{reset.KindCloudSSO: &FakeResetter{rec: rec}}, store,
+		reset.WithClock(clock), reset.WithRand(failingReader{}))
+	require.NoError(t, err)
+	res, err := r.Rotate(t.Context(), req("k", sso))
+	require.NoError(t, err)
+	assert.Equal(t, reset.StatusFailed, res[0].Status)
+	assert.Equal(t, reset.EInternal, reset.ErrorCodeOf(res[0].Err))
+	assert.Empty(t, rec.Calls(), "nothing is written without a password")
+}
+
+func BenchmarkGenerate(b *testing.B) {
+	g, err := reset.NewPasswordGenerator(reset.PasswordPolicy{}, nil)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Generate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
