@@ -104,7 +104,7 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err
 	if h.broken != nil {
 		return nil, &PermanentError{
 			Code:    CodeFunctionMisconfigured,
-			Message: truncate("the function's configuration is invalid: "+h.broken.Error(), maxErrorMessage),
+			Message: truncate("the function's configuration is invalid: "+strings.ReplaceAll(h.broken.Error(), "\n", "; "), maxErrorMessage),
 		}
 	}
 	defer func() {

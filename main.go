@@ -1,0 +1,44 @@
+// Command pwreset is a Function Compute 3.0 function (go1 runtime) that
+// resets a CloudSSO or BaaS Fabric user's password and keeps the new
+// password only in KMS Secrets Manager. See DESIGN.md.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fc"
+
+	"github.com/pwreset/pwreset/handler"
+	"github.com/pwreset/pwreset/internal/app"
+	"github.com/pwreset/pwreset/internal/config"
+)
+
+func main() {
+	// fc.Start serves invocations until the process ends; if it cannot
+	// reach the runtime API it logs why and exits non-zero.
+	run(os.Getenv, os.Stdout, fc.Start)
+}
+
+// run reads the configuration, builds the handler and hands it to start.
+// A bad configuration is logged once and still starts, with a handler that
+// fails every invocation naming the variable and the rule it breaks:
+// exiting would only have Function Compute restart the instance in a loop,
+// with the reason buried in its logs.
+func run(getenv func(string) string, stdout io.Writer, start func(handler any)) {
+	cfg, err := config.Load(getenv)
+	logger := app.NewLogger(stdout, cfg.LogLevel) // info when cfg is invalid
+	var h *handler.Handler
+	if err == nil {
+		h, err = app.New(cfg, app.WithLogger(logger))
+	}
+	if err != nil {
+		logger.Error("invalid configuration: every invocation fails until it is fixed", "error", err.Error())
+		h = handler.NewMisconfigured(err, logger)
+	}
+	// A []byte event reaches the handler as sent; the runtime would
+	// otherwise unmarshal it first and report a malformed event as its own
+	// error.
+	start(func(ctx context.Context, event []byte) (any, error) { return h.Invoke(ctx, event) })
+}
