@@ -669,7 +669,7 @@ func (r *Rotator) backoff(attempt int) time.Duration {
 
 // uniform returns a uniform integer in [0, n), n > 0, by rejection.
 func uniform(rnd io.Reader, n uint64) (uint64, error) {
-	limit := ^uint64(0) - (^uint64(0)%n+1)%n // values above limit would favour small results
+	limit := uniformLimit(n)
 	var b [8]byte
 	for {
 		if _, err := io.ReadFull(rnd, b[:]); err != nil {
@@ -679,6 +679,12 @@ func uniform(rnd io.Reader, n uint64) (uint64, error) {
 			return v % n, nil
 		}
 	}
+}
+
+// uniformLimit is the largest 64-bit value uniform accepts for n: the values
+// 0..limit are a whole number of runs of n, so v%n favours no result.
+func uniformLimit(n uint64) uint64 {
+	return ^uint64(0) - (^uint64(0)%n+1)%n
 }
 
 // classify is ErrorCodeOf, with a context that ended counted as unavailable.
