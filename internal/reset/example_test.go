@@ -22,7 +22,7 @@ func ExampleRotator_Rotate() {
 	}
 	results, err := rotator.Rotate(context.Background(), reset.Request{
 		IdempotencyKey: "helpdesk-ticket-4711",
-		Targets: []reset.Target{{Kind: reset.KindCloudSSO, DirectoryID: "d-00fc2p61ab12", UserID: "u-00q8wbq42wiltcrkab12"}},
+		Targets:        []reset.Target{{Kind: reset.KindCloudSSO, DirectoryID: "d-00fc2p61ab12", UserID: "u-00q8wbq42wiltcrkab12"}},
 	})
 	if err != nil {
 		fmt.Println(reset.ErrorMessageOf(err))
