@@ -1,6 +1,8 @@
 // Command localcloud serves pwreset's local Alibaba Cloud (KMS, CloudSSO and
-// BaaS) on loopback for the demo and the end-to-end tests. It prints one
-// NAME=URL line per endpoint on stdout, then serves until SIGINT or SIGTERM.
+// BaaS) and the Function Compute runtime API on loopback for the demo and the
+// end-to-end tests. It prints one NAME=URL line per endpoint on stdout
+// (FC_RUNTIME_API as host:port, the form the runtime SDK takes), then serves
+// until SIGINT or SIGTERM.
 package main
 
 import (
@@ -46,7 +48,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cloud.Close()
-	if _, err := fmt.Fprintf(stdout, "KMS_ENDPOINT=%s\nCLOUDSSO_ENDPOINT=%s\nBAAS_ENDPOINT=%s\n", eps.KMS, eps.CloudSSO, eps.BaaS); err != nil {
+	rt := emulator.NewRuntime()
+	rtAddr, err := rt.Start()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if _, err := fmt.Fprintf(stdout, "KMS_ENDPOINT=%s\nCLOUDSSO_ENDPOINT=%s\nBAAS_ENDPOINT=%s\nFC_RUNTIME_API=%s\n", eps.KMS, eps.CloudSSO, eps.BaaS, rtAddr); err != nil {
 		return fmt.Errorf("print endpoints: %w", err)
 	}
 	<-ctx.Done()
