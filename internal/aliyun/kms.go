@@ -191,6 +191,10 @@ func kmsError(op string, err error) error {
 			return reset.EConflict, nil, true
 		case "Forbidden.NoPermission":
 			return reset.EForbidden, nil, true
+		case "Rejected.Unavailable", "Rejected.LimitExceeded":
+			// Pending deletion; too many stages: the secret's state, not
+			// the request, is at fault.
+			return reset.EConflict, nil, true
 		}
 		if isThrottling(a.Code) {
 			return reset.EThrottled, nil, true
