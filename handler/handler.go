@@ -222,6 +222,13 @@ func (h *Handler) rotate(ctx context.Context, raw []byte, where, key string) ([]
 	}
 	results, err := h.rotator.Rotate(ctx, req.resetRequest(key))
 	if err != nil {
+		var re *reset.Error
+		if !errors.As(err, &re) {
+			// Unclassified: callers see "internal error"; the cause is
+			// logged here for the operator (adapters and the rotator keep
+			// passwords out of every error's text).
+			h.logger.LogAttrs(ctx, slog.LevelError, "rotation failed", slog.String("cause", err.Error()))
+		}
 		return nil, err
 	}
 	out := make([]Result, len(results))
