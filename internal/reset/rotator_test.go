@@ -627,3 +627,51 @@ func TestSystemClockSleep(t *testing.T) {
 	assert.ErrorIs(t, c.Sleep(ctx, time.Hour), context.Canceled)
 	assert.False(t, c.Now().IsZero())
 }
+
+func TestRotatePendingVersionOfAnotherTargetIsNotUsed(t *testing.T) {
+	e := MustEnv(t, nil)
+	name, v := sso.SecretName("pwreset/"), reset.VersionID("k1", sso)
+	require.NoError(t, e.Store.CreateSecret(t.Context(), name, reset.PlaceholderVersionID, reset.SecretData(sso, "")))
+	other := ssoWith(func(t *reset.Target) { t.UserID = "u-other" })
+	require.NoError(t, e.Store.PutVersion(t.Context(), name, v, reset.SecretData(other, testPassword), []string{reset.StagePending}))
+	before := len(e.Rec.Calls())
+
+	res := MustRotate(t, t.Context(), e, req("k1", sso))[0]
+	assert.Equal(t, reset.StatusFailed, res.Status)
+	assert.Equal(t, reset.EInternal, reset.ErrorCodeOf(res.Err))
+	assert.NotContains(t, res.Err.Error(), testPassword)
+	assert.Equal(t, []string{opPut, opGet}, e.Rec.Ops()[before:])
+}
+
+func TestRotateStagedVersionVanished(t *testing.T) {
+	e := MustEnv(t, nil)
+	MustRotate(t, t.Context(), e, req("k0", sso))
+	e.Store.Before = func(_ context.Context, op, _, _ string) error {
+		switch op {
+		case opPut:
+			return reset.ErrVersionExists
+		case opGet:
+			return reset.ErrSecretNotFound
+		}
+		return nil
+	}
+	res := MustRotate(t, t.Context(), e, req("k1", sso))[0]
+	assert.Equal(t, reset.StatusFailed, res.Status)
+	assert.True(t, reset.ErrorCodeOf(res.Err).Retryable())
+	assert.ErrorIs(t, res.Err, reset.ErrSecretNotFound)
+	assert.Equal(t, 1, e.Rec.Count(opReset), "only k0's reset")
+}
+
+func TestRotateCreateSecretRace(t *testing.T) {
+	e := MustEnv(t, nil)
+	// Another writer creates the secret between our PutVersion and CreateSecret.
+	e.Store.Before = func(ctx context.Context, op, name, _ string) error {
+		if op == opCreate {
+			e.Store.Before = nil
+			require.NoError(t, e.Store.CreateSecret(ctx, name, "other-writer", reset.SecretData(sso, "")))
+		}
+		return nil
+	}
+	res := MustRotate(t, t.Context(), e, req("k1", sso))[0]
+	requireRotated(t, e, sso, res)
+}
