@@ -181,8 +181,8 @@ func (c *caller) begin(ctx context.Context, op string) (*call, error) {
 	return &call{ctx: cctx, cancel: cancel, http: boundHTTPClient{ctx: cctx, hc: c.hc}, cred: cred}, nil
 }
 
-// runtime is the RuntimeOptions of every call: no SDK retries, and nothing
+// runtimeOptions are the RuntimeOptions of every call: no SDK retries, and nothing
 // that would make the SDK build a transport we would use.
-func runtime() *dara.RuntimeOptions {
+func runtimeOptions() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: dara.Bool(false), MaxAttempts: dara.Int(1)}
 }

@@ -63,7 +63,7 @@ func TestNewConfig(t *testing.T) {
 	}
 }
 
-// TestNewReadsNoCredentials: New builds no credential chain; the first call
+// TestDefaultCredentials: New builds no credential chain; the first call
 // without credentials in its context builds it, once.
 func TestDefaultCredentials(t *testing.T) {
 	t.Parallel()

@@ -44,7 +44,7 @@ func (s *CloudSSO) ResetPassword(ctx context.Context, t reset.Target, password s
 		RequirePasswordResetForNextLogin: dara.Bool(t.RequirePasswordResetForNextLogin),
 	}
 	// The response holds no password when none is generated; it is dropped.
-	if _, err := cl.ResetUserPasswordWithOptions(req, runtime()); err != nil {
+	if _, err := cl.ResetUserPasswordWithOptions(req, runtimeOptions()); err != nil {
 		return cloudSSOError(op, err)
 	}
 	return nil

@@ -64,7 +64,7 @@ func (f *Fabric) ResetPassword(ctx context.Context, t reset.Target, password str
 		"Password":       password,
 		"Location":       t.Location,
 	}}
-	res, err := cl.CallApi(fabricResetParams(), req, runtime())
+	res, err := cl.CallApi(fabricResetParams(), req, runtimeOptions())
 	if err != nil {
 		return baasError(op, err)
 	}

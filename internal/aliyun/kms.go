@@ -49,7 +49,7 @@ func (s *SecretStore) CreateSecret(ctx context.Context, name, versionID string, 
 	if s.encryptionKeyID != "" {
 		req.EncryptionKeyId = dara.String(s.encryptionKeyID)
 	}
-	if _, err := s.client(c).CreateSecretWithOptions(req, runtime()); err != nil {
+	if _, err := s.client(c).CreateSecretWithOptions(req, runtimeOptions()); err != nil {
 		return kmsError(op, err)
 	}
 	return nil
@@ -80,7 +80,7 @@ func (s *SecretStore) PutVersion(ctx context.Context, name, versionID string, da
 		SecretDataType: dara.String("text"),
 		VersionStages:  dara.String(string(stagesJSON)),
 	}
-	_, err = s.client(c).PutSecretValueWithOptions(req, runtime())
+	_, err = s.client(c).PutSecretValueWithOptions(req, runtimeOptions())
 	if err == nil {
 		return nil
 	}
@@ -114,7 +114,7 @@ func (s *SecretStore) GetVersion(ctx context.Context, name, versionID string) (r
 		SecretName: dara.String(name),
 		VersionId:  dara.String(versionID),
 	}
-	resp, err := s.client(c).GetSecretValueWithOptions(req, runtime())
+	resp, err := s.client(c).GetSecretValueWithOptions(req, runtimeOptions())
 	if err != nil {
 		return reset.SecretVersion{}, kmsError(op, err)
 	}
@@ -150,7 +150,7 @@ func (s *SecretStore) Promote(ctx context.Context, name, versionID string) error
 		VersionStage:  dara.String(reset.StageCurrent),
 		MoveToVersion: dara.String(versionID),
 	}
-	if _, err := s.client(c).UpdateSecretVersionStageWithOptions(req, runtime()); err != nil {
+	if _, err := s.client(c).UpdateSecretVersionStageWithOptions(req, runtimeOptions()); err != nil {
 		return kmsError(op, err)
 	}
 	return nil
@@ -167,7 +167,7 @@ func (s *SecretStore) Describe(ctx context.Context, name string) error {
 	}
 	defer c.cancel()
 	req := &kms.DescribeSecretRequest{SecretName: dara.String(name)}
-	if _, err := s.client(c).DescribeSecretWithOptions(req, runtime()); err != nil {
+	if _, err := s.client(c).DescribeSecretWithOptions(req, runtimeOptions()); err != nil {
 		return kmsError(op, err)
 	}
 	return nil
