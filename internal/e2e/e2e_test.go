@@ -8,7 +8,6 @@ package e2e_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -70,7 +69,7 @@ func MustStart(tb testing.TB, env ...string) *localrun.Stack {
 		if tb.Failed() {
 			// The output is shown with every password the cloud accepted
 			// blanked out: a failing test must not leak one either.
-			tb.Logf("function output:\n%s", redact(s.Output.String(), s.Cloud.AcceptedPasswords()))
+			tb.Logf("function output:\n%s", s.Redact(s.Output.String()))
 		}
 		assert.NoError(tb, s.Close())
 	})
@@ -84,105 +83,32 @@ func testCtx(tb testing.TB) context.Context {
 	return ctx
 }
 
-func redact(s string, passwords []string) string {
-	for _, p := range passwords {
-		if p != "" {
-			s = strings.ReplaceAll(s, p, "[REDACTED]")
-		}
-	}
-	return s
-}
-
-// result is one target's outcome as the contract spells it.
-type result struct {
-	Target         string          `json:"target"`
-	DirectoryID    string          `json:"directoryId"`
-	UserID         string          `json:"userId"`
-	OrganizationID string          `json:"organizationId"`
-	Username       string          `json:"username"`
-	Status         string          `json:"status"`
-	SecretName     string          `json:"secretName"`
-	VersionID      string          `json:"versionId"`
-	Error          json.RawMessage `json:"error"`
-}
-
-// response is the contract's response body.
-type response struct {
-	RequestID string   `json:"requestId"`
-	Results   []result `json:"results"`
-	Error     *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// httpResponse is Function Compute 3.0's HTTP trigger response.
-type httpResponse struct {
-	StatusCode      int               `json:"statusCode"`
-	Headers         map[string]string `json:"headers"`
-	IsBase64Encoded bool              `json:"isBase64Encoded"`
-	Body            string            `json:"body"`
-}
-
-// isHTTPEvent tells an HTTP trigger event by its requestContext, as Function
-// Compute 3.0 shapes it.
-func isHTTPEvent(payload []byte) bool {
-	var probe struct {
-		RequestContext json.RawMessage `json:"requestContext"`
-	}
-	return json.Unmarshal(payload, &probe) == nil && probe.RequestContext != nil
-}
-
-// decodeHTTP decodes an HTTP trigger's answer and its body.
-func decodeHTTP(tb testing.TB, out emulator.Outcome) (httpResponse, response) {
+// decodeHTTP decodes an HTTP trigger's answer.
+func decodeHTTP(tb testing.TB, event []byte, out emulator.Outcome) (localrun.HTTPResponse, localrun.Response) {
 	tb.Helper()
 	require.Nil(tb, out.Err, "an HTTP trigger answers failures with a status, not a function error")
-	var hr httpResponse
-	require.NoError(tb, json.Unmarshal(out.Payload, &hr), "HTTP trigger response")
-	body := []byte(hr.Body)
-	if hr.IsBase64Encoded {
-		var err error
-		body, err = base64.StdEncoding.DecodeString(hr.Body)
-		require.NoError(tb, err)
-	}
-	var r response
-	require.NoError(tb, json.Unmarshal(body, &r), "HTTP body")
-	return hr, r
+	a, err := localrun.Decode(event, out)
+	require.NoError(tb, err)
+	require.NotNil(tb, a.HTTP)
+	require.Len(tb, a.Responses, 1)
+	return *a.HTTP, a.Responses[0]
 }
 
 // successResults checks that an invocation succeeded the way its trigger
-// reports success and returns every target's result.
-func successResults(tb testing.TB, event []byte, out emulator.Outcome) []result {
+// reports success (HTTP 200, or a return value and no function error) and
+// returns every target's result.
+func successResults(tb testing.TB, event []byte, out emulator.Outcome) []localrun.Result {
 	tb.Helper()
-	if isHTTPEvent(event) {
-		hr, r := decodeHTTP(tb, out)
-		require.Equal(tb, 200, hr.StatusCode, "status; body %s", hr.Body)
-		require.Nil(tb, r.Error)
-		require.NotEmpty(tb, r.Results)
-		return r.Results
+	a, err := localrun.Decode(event, out)
+	require.NoError(tb, err, "response %s", out.Payload)
+	require.Nil(tb, a.FunctionError, "function error")
+	if localrun.IsHTTPEvent(event) {
+		require.NotNil(tb, a.HTTP)
+		require.Equal(tb, 200, a.HTTP.StatusCode, "status; body %s", a.HTTP.Body)
 	}
-	require.Nil(tb, out.Err, "function error")
-	results := collectResults(tb, out.Payload)
-	require.NotEmpty(tb, results, "response %s", out.Payload)
-	return results
-}
-
-// collectResults gathers the results of a response, or of an array of them
-// (the answer to an event-streaming batch).
-func collectResults(tb testing.TB, payload []byte) []result {
-	tb.Helper()
-	var many []json.RawMessage
-	if json.Unmarshal(payload, &many) == nil {
-		var all []result
-		for _, one := range many {
-			all = append(all, collectResults(tb, one)...)
-		}
-		return all
-	}
-	var r response
-	require.NoError(tb, json.Unmarshal(payload, &r), "response %s", payload)
-	require.Nil(tb, r.Error)
-	return r.Results
+	require.True(tb, a.OK(), "response %s", out.Payload)
+	require.NotEmpty(tb, a.Results(), "response %s", out.Payload)
+	return a.Results()
 }
 
 // withNewIdempotencyKey returns event with its idempotency key changed
@@ -236,56 +162,22 @@ func rekey(tb testing.TB, m map[string]any, run int) {
 	}
 }
 
-// targetPassword is the password in effect on a result's target.
-func targetPassword(tb testing.TB, cloud *emulator.Cloud, r result) string {
+// stagedVersion returns the id of the version of the secret that holds stage.
+func stagedVersion(tb testing.TB, s *localrun.Stack, name, stage string) string {
 	tb.Helper()
-	var pw string
-	var ok bool
-	switch r.Target {
-	case "cloudsso":
-		pw, ok = cloud.SSOPassword(r.DirectoryID, r.UserID)
-	case "fabric":
-		pw, ok = cloud.FabricPassword(r.OrganizationID, r.Username)
-	default:
-		tb.Fatalf("unknown target %q", r.Target)
-	}
-	require.True(tb, ok, "target %s of %s does not exist in the cloud", r.Target, r.SecretName)
-	return pw
-}
-
-// stagedPassword returns the id and the password of the version of the
-// secret that holds stage.
-func stagedPassword(tb testing.TB, cloud *emulator.Cloud, name, stage string) (versionID, password string) {
-	tb.Helper()
-	s, ok := cloud.Secret(name)
-	require.True(tb, ok, "secret %s does not exist", name)
-	for _, v := range s.Versions {
-		for _, st := range v.Stages {
-			if st == stage {
-				var data struct {
-					Password string `json:"password"`
-				}
-				require.NoError(tb, json.Unmarshal([]byte(v.Data), &data), "secret %s version %s is not the contract's JSON", name, v.VersionID)
-				return v.VersionID, data.Password
-			}
-		}
-	}
-	tb.Fatalf("secret %s: no version holds %s", name, stage)
-	return "", ""
+	v, ok := s.Staged(name, stage)
+	require.True(tb, ok, "secret %s: no version holds %s", name, stage)
+	return v.VersionID
 }
 
 // requireInEffect checks the rotation invariant for every result: the target
 // has the password of ACSCurrent, and ACSCurrent is the version the result
 // names.
-func requireInEffect(tb testing.TB, cloud *emulator.Cloud, results []result) {
+func requireInEffect(tb testing.TB, s *localrun.Stack, results []localrun.Result) {
 	tb.Helper()
 	for _, r := range results {
 		require.Equal(tb, "rotated", r.Status, "%s: status", r.SecretName)
-		current, pw := stagedPassword(tb, cloud, r.SecretName, "ACSCurrent")
-		assert.Equal(tb, r.VersionID, current, "%s: ACSCurrent is the version the response names", r.SecretName)
-		require.NotEmpty(tb, pw, "%s: ACSCurrent holds a password", r.SecretName)
-		// Compared, never printed.
-		assert.True(tb, pw == targetPassword(tb, cloud, r), "%s: the password in effect on the target is not ACSCurrent's", r.SecretName)
+		assert.NoError(tb, s.CheckInEffect(r))
 	}
 }
 
@@ -314,14 +206,11 @@ func requireSignedByRole(tb testing.TB, s *localrun.Stack) {
 
 // requireNoPasswordIn checks that no password the cloud ever accepted
 // appears in any of texts. Hits are reported by name, not by value.
-func requireNoPasswordIn(tb testing.TB, cloud *emulator.Cloud, texts map[string]string) {
+func requireNoPasswordIn(tb testing.TB, s *localrun.Stack, texts map[string]string) {
 	tb.Helper()
-	passwords := cloud.AcceptedPasswords()
-	require.NotEmpty(tb, passwords, "the leak check needs the passwords the cloud accepted")
+	require.NotEmpty(tb, s.Cloud.AcceptedPasswords(), "the leak check needs the passwords the cloud accepted")
 	for name, text := range texts {
-		for i, p := range passwords {
-			assert.False(tb, p != "" && strings.Contains(text, p), "accepted password #%d appears in %s", i, name)
-		}
+		assert.False(tb, s.ContainsPassword(text), "a password appears in %s", name)
 	}
 }
 
@@ -352,7 +241,7 @@ func TestSampleEvents(t *testing.T) {
 			require.NoError(t, err)
 			texts["response 1"] = outcomeText(out1)
 			res1 := successResults(t, first, out1)
-			requireInEffect(t, s.Cloud, res1)
+			requireInEffect(t, s, res1)
 
 			// A second rotation with a new key: a new version becomes
 			// ACSCurrent and the first one ACSPrevious.
@@ -362,7 +251,7 @@ func TestSampleEvents(t *testing.T) {
 			require.NoError(t, err)
 			texts["response 2"] = outcomeText(out2)
 			res2 := successResults(t, second, out2)
-			requireInEffect(t, s.Cloud, res2)
+			requireInEffect(t, s, res2)
 			before := map[string]string{}
 			for _, r := range res1 {
 				before[r.SecretName] = r.VersionID
@@ -370,7 +259,7 @@ func TestSampleEvents(t *testing.T) {
 			for _, r := range res2 {
 				require.Contains(t, before, r.SecretName, "both runs name the same targets")
 				assert.NotEqual(t, before[r.SecretName], r.VersionID, "%s: a new idempotency key makes a new version", r.SecretName)
-				previous, _ := stagedPassword(t, s.Cloud, r.SecretName, "ACSPrevious")
+				previous := stagedVersion(t, s, r.SecretName, "ACSPrevious")
 				assert.Equal(t, before[r.SecretName], previous, "%s: the first rotation's version is ACSPrevious", r.SecretName)
 			}
 
@@ -388,14 +277,14 @@ func TestSampleEvents(t *testing.T) {
 				assert.Equal(t, res2[i].SecretName, res3[i].SecretName)
 				assert.Equal(t, res2[i].VersionID, res3[i].VersionID, "%s: a replay answers the same version", res2[i].SecretName)
 			}
-			requireInEffect(t, s.Cloud, res3)
+			requireInEffect(t, s, res3)
 
 			requireSignedByRole(t, s)
 			logs, err := s.Logs(testCtx(t), inv2.RequestID)
 			require.NoError(t, err)
 			assert.NotEmpty(t, logs)
 			texts["function output"] = s.Output.String()
-			requireNoPasswordIn(t, s.Cloud, texts)
+			requireNoPasswordIn(t, s, texts)
 		})
 	}
 }
@@ -457,7 +346,7 @@ func TestBadInputMakesNoCloudCall(t *testing.T) {
 			out, err := s.Invoke(testCtx(t), tt.event, emulator.Invocation{RequestID: fmt.Sprintf("e2e-bad-%d", i)})
 			require.NoError(t, err)
 			if tt.wantStatus != 0 {
-				hr, r := decodeHTTP(t, out)
+				hr, r := decodeHTTP(t, tt.event, out)
 				assert.Equal(t, tt.wantStatus, hr.StatusCode, "got %d, want %d; body %s", hr.StatusCode, tt.wantStatus, hr.Body)
 				require.NotNil(t, r.Error)
 				assert.NotEmpty(t, r.Error.Code)
@@ -492,7 +381,7 @@ func TestThrottledUpstreamIsRetryable(t *testing.T) {
 			out, err := s.Invoke(testCtx(t), tt.event, inv)
 			require.NoError(t, err)
 			if tt.wantStatus != 0 {
-				hr, r := decodeHTTP(t, out)
+				hr, r := decodeHTTP(t, tt.event, out)
 				assert.Equal(t, tt.wantStatus, hr.StatusCode, "body %s", hr.Body)
 				require.NotNil(t, r.Error)
 			} else {
@@ -502,8 +391,12 @@ func TestThrottledUpstreamIsRetryable(t *testing.T) {
 			// The target kept its password, and it is still ACSCurrent's.
 			pw, _ := s.Cloud.SSOPassword(emulator.FixtureDirectoryID, "u-00q8wbq42wiltcrkab13")
 			const name = "pwreset/cloudsso/d-00fc2p61ab12/u-00q8wbq42wiltcrkab13"
-			_, current := stagedPasswordOrNone(t, s.Cloud, name)
-			assert.True(t, current == "" || current == pw, "after a failed reset ACSCurrent still matches the target")
+			if v, ok := s.Staged(name, "ACSCurrent"); ok {
+				current, err := localrun.SecretPassword(v)
+				require.NoError(t, err)
+				// Before the first rotation ACSCurrent holds no password.
+				assert.True(t, current == "" || current == pw, "after a failed reset ACSCurrent still matches the target")
+			}
 
 			// Once upstream recovers, the retry (same request id, so the
 			// same key) finishes the rotation.
@@ -512,19 +405,9 @@ func TestThrottledUpstreamIsRetryable(t *testing.T) {
 			out, err = s.Invoke(testCtx(t), tt.event, inv)
 			require.NoError(t, err)
 			res := successResults(t, tt.event, out)
-			requireInEffect(t, s.Cloud, res)
+			requireInEffect(t, s, res)
 			requireSignedByRole(t, s)
-			requireNoPasswordIn(t, s.Cloud, map[string]string{"response": outcomeText(out), "function output": s.Output.String()})
+			requireNoPasswordIn(t, s, map[string]string{"response": outcomeText(out), "function output": s.Output.String()})
 		})
 	}
-}
-
-// stagedPasswordOrNone is stagedPassword for a secret that may not exist or
-// whose ACSCurrent may be the placeholder without a password.
-func stagedPasswordOrNone(tb testing.TB, cloud *emulator.Cloud, name string) (string, string) {
-	tb.Helper()
-	if _, ok := cloud.Secret(name); !ok {
-		return "", ""
-	}
-	return stagedPassword(tb, cloud, name, "ACSCurrent")
 }
