@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pwreset/pwreset/handler"
+)
+
+type invokeFunc = func(ctx context.Context, event []byte) (any, error)
+
+// MustRun runs run with env and returns the function it started and what it
+// printed.
+func MustRun(tb testing.TB, env map[string]string) (invokeFunc, *bytes.Buffer) {
+	tb.Helper()
+	var stdout bytes.Buffer
+	var started any
+	run(func(name string) string { return env[name] }, &stdout, func(h any) { started = h })
+	require.NotNil(tb, started, "run must start the runtime loop")
+	f, ok := started.(invokeFunc)
+	require.True(tb, ok, "got %T, want %T", started, f)
+	return f, &stdout
+}
+
+func MustContext(tb testing.TB) context.Context {
+	tb.Helper()
+	return fccontext.NewContext(context.Background(), &fccontext.FcContext{
+		RequestID: "1-main-test",
+		Credentials: fccontext.Credentials{
+			AccessKeyId: "STS.NTPlaceholderFunctionRole01", AccessKeySecret: "placeholder-function-role-secret-0001",
+			SecurityToken: "CAISplaceholderFunctionRoleSecurityToken0001",
+		},
+	})
+}
+
+func httpEvent(tb testing.TB, body string) []byte {
+	tb.Helper()
+	b, err := json.Marshal(handler.HTTPEvent{
+		Body: body, Headers: map[string]string{"Content-Type": "application/json"},
+		RequestContext: handler.HTTPRequestContext{HTTP: handler.HTTPDescription{Method: "POST"}},
+	})
+	require.NoError(tb, err)
+	return b
+}
+
+// logLines decodes stdout's JSON lines.
+func logLines(tb testing.TB, out *bytes.Buffer) []map[string]any {
+	tb.Helper()
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(tb, json.Unmarshal([]byte(l), &m), "stdout holds JSON lines only: %q", l)
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+func TestRunBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // in the message of every invocation's error
+	}{
+		{"ErrPasswordLength", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "PASSWORD_LENGTH": "64"},
+			[]string{"PASSWORD_LENGTH: must be an integer from 8 to 32"}},
+		{"ErrAllowListEntry", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "ALLOWED_DIRECTORY_IDS": "d-ok,Bad Entry"},
+			[]string{"ALLOWED_DIRECTORY_IDS: entry 2"}},
+		{"ErrNoRegion", map[string]string{},
+			[]string{"ALIBABA_CLOUD_REGION_ID: is required"}},
+		{"ErrSeveral", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "MAX_IN_FLIGHT": "0", "KMS_ENDPOINT": "ftp://kms"},
+			[]string{"MAX_IN_FLIGHT: ", "KMS_ENDPOINT: "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			invoke, stdout := MustRun(t, tt.env)
+
+			lines := logLines(t, stdout)
+			require.Len(t, lines, 1, "the configuration error is logged once, at start-up")
+			assert.Equal(t, "ERROR", lines[0]["level"])
+			for _, w := range tt.want {
+				assert.Contains(t, lines[0]["error"], w)
+			}
+
+			for i := 0; i < 3; i++ {
+				out, err := invoke(MustContext(t), httpEvent(t, `{"target":"fabric"}`))
+				assert.Nil(t, out)
+				var perm *handler.PermanentError
+				require.True(t, errors.As(err, &perm), "got %T, want *handler.PermanentError", err)
+				assert.Equal(t, handler.CodeFunctionMisconfigured, perm.Code)
+				for _, w := range tt.want {
+					assert.Contains(t, perm.Message, w)
+				}
+			}
+			assert.Len(t, logLines(t, stdout), 1, "invocations do not log the configuration error again")
+		})
+	}
+}
+
+// TestRunWired checks that run builds the real handler from the
+// configuration: requests the configuration rejects fail before any cloud
+// call (the endpoints here accept no connection).
+func TestRunWired(t *testing.T) {
+	invoke, stdout := MustRun(t, map[string]string{
+		"KMS_ENDPOINT":          "http://127.0.0.1:1",
+		"CLOUDSSO_ENDPOINT":     "http://127.0.0.1:1",
+		"BAAS_ENDPOINT":         "http://127.0.0.1:1",
+		"ALLOWED_DIRECTORY_IDS": "d-00fc2p61ab12",
+		"LOG_LEVEL":             "debug",
+	})
+	assert.Empty(t, stdout.String(), "a good configuration starts silently")
+
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		code   handler.ErrorCode
+		msg    string
+	}{
+		{"ErrNotOnAllowList", `{"target":"cloudsso","directoryId":"d-0ther","userId":"u-00q8wbq42wiltcrkab12"}`, 403, handler.CodeForbidden, "directoryId: is not on the allow-list"},
+		{"ErrInvalidUserID", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-../x"}`, 400, handler.CodeInvalidParameter, "userId: "},
+		{"ErrPassword", `{"target":"cloudsso","password":"Hunter2!Hunter2!"}`, 400, handler.CodeInvalidParameter, "password: must not be given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := invoke(MustContext(t), httpEvent(t, tt.body))
+			require.NoError(t, err)
+			resp, ok := out.(*handler.HTTPResponse)
+			require.True(t, ok, "got %T", out)
+			assert.Equal(t, tt.status, resp.StatusCode, resp.Body)
+			var body handler.Response
+			require.NoError(t, json.Unmarshal([]byte(resp.Body), &body))
+			require.NotNil(t, body.Error)
+			assert.Equal(t, tt.code, body.Error.Code)
+			assert.Contains(t, body.Error.Message, tt.msg)
+		})
+	}
+	lines := logLines(t, stdout)
+	require.NotEmpty(t, lines)
+	for _, l := range lines {
+		assert.Equal(t, "1-main-test", l["requestId"], "every line of an invocation carries its request id")
+	}
+	assert.NotContains(t, stdout.String(), "Hunter2!")
+}
