@@ -375,7 +375,9 @@ type wireRequest struct {
 }
 
 // decodeRequest decodes a request strictly (unknown fields are errors) and
-// validates every target with reset.Target.Validate.
+// validates every target with reset.Target.Validate. It is stricter than the
+// handler about duplicates: the function rotates an account named twice once,
+// but a schedule that lists one twice is a mistake in s.yaml.
 func decodeRequest(b []byte) ([]reset.Target, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
