@@ -116,6 +116,10 @@ func TestSpecFunction(t *testing.T) {
 		assert.Equal(t, mk.Binary, p["handler"], "the handler must name the binary `make build` writes")
 		assert.Equal(t, mk.Dist, filepath.Clean(fmt.Sprint(p["code"])), "code must be the directory `make build` writes to")
 	})
+	t.Run("InvokeDefaultEventExists", func(t *testing.T) {
+		require.NotEmpty(t, mk.Event, "Makefile: EVENT is not set")
+		assert.FileExists(t, filepath.Join(MustRepoRoot(t), "events", mk.Event), "`make invoke` sends events/$(EVENT)")
+	})
 	t.Run("PreDeployBuilds", func(t *testing.T) {
 		steps := r.Actions["pre-deploy"]
 		require.NotEmpty(t, steps, "a pre-deploy action must build the binary")
@@ -453,6 +457,7 @@ func TestDecodeRequest(t *testing.T) {
 type makefile struct {
 	Binary string // BINARY
 	Dist   string // DIST
+	Event  string // EVENT, the default file of `make invoke`
 }
 
 var reMakeVar = regexp.MustCompile(`(?m)^([A-Z_]+)\s*(?:\?=|:=|=)\s*(\S+)\s*$`)
@@ -466,7 +471,7 @@ func MustParseMakefile(tb testing.TB) makefile {
 	for _, m := range reMakeVar.FindAllStringSubmatch(src, -1) {
 		vars[m[1]] = m[2]
 	}
-	mk := makefile{Binary: vars["BINARY"], Dist: vars["DIST"]}
+	mk := makefile{Binary: vars["BINARY"], Dist: vars["DIST"], Event: vars["EVENT"]}
 	require.NotEmpty(tb, mk.Binary, "Makefile: BINARY is not set")
 	require.NotEmpty(tb, mk.Dist, "Makefile: DIST is not set")
 
