@@ -191,6 +191,8 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("is not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("must be %s, got %s", jsonTypeOf(typ.Type.Kind().String()), typ.Value)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("field %s must be %s, got %s", typ.Field, jsonTypeOf(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -101,7 +101,7 @@ func TestEventsFail(t *testing.T) {
 		{"ErrEventBridgePassword", cloudEvent("evt-1", `{"target":"fabric","password":"Hunter2!Hunter2!"}`), nil, false, handler.CodeInvalidParameter, "password: must not be given", 0},
 		{"ErrEventBridgeIDType", json.RawMessage(`{"specversion":"1.0","id":7,"data":{}}`), nil, false, handler.CodeInvalidParameter, "field id must be a string, got number", 0},
 		{"ErrStreamingEmpty", []handler.CloudEvent{}, nil, false, handler.CodeInvalidParameter, "the array holds no event", 0},
-		{"ErrStreamingNotEvents", json.RawMessage(`[1,2]`), nil, false, handler.CodeInvalidParameter, "event: field", 0},
+		{"ErrStreamingNotEvents", json.RawMessage(`[1,2]`), nil, false, handler.CodeInvalidParameter, "event: must be an object, got number", 0},
 		{"ErrStreamingOneRetryable", []handler.CloudEvent{cloudEvent("evt-a", cloudssoBody), cloudEvent("evt-b", fabricBody)},
 			failTargets(map[string]error{fabricUser.Key(): reset.Errorf(reset.EUpstream, "BaaS failed")}), true, handler.CodeUpstreamError,
 			`1 of 2 events failed: event 1 (id "evt-b"): fabric/peers-aaaaaa2-1eqnj5o5wab12/asian01: UpstreamError: BaaS failed`, 2},

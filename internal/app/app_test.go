@@ -1,0 +1,115 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/aliyun/credentials-go/credentials"
+	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pwreset/pwreset/handler"
+	"github.com/pwreset/pwreset/internal/aliyun"
+	"github.com/pwreset/pwreset/internal/app"
+	"github.com/pwreset/pwreset/internal/config"
+	"github.com/pwreset/pwreset/internal/emulator"
+	"github.com/pwreset/pwreset/internal/reset"
+)
+
+// MustLocalConfig starts a local cloud and loads a Config pointing at it, as
+// main would from the environment.
+func MustLocalConfig(tb testing.TB) (*emulator.Cloud, config.Config) {
+	tb.Helper()
+	cloud := emulator.New(emulator.DefaultFixture())
+	eps, err := cloud.Start()
+	require.NoError(tb, err)
+	tb.Cleanup(cloud.Close)
+	env := map[string]string{
+		"ALIBABA_CLOUD_REGION_ID": cloud.Region(),
+		"KMS_ENDPOINT":            eps.KMS,
+		"CLOUDSSO_ENDPOINT":       eps.CloudSSO,
+		"BAAS_ENDPOINT":           eps.BaaS,
+		"LOG_LEVEL":               "debug",
+	}
+	cfg, err := config.Load(func(name string) string { return env[name] })
+	require.NoError(tb, err)
+	return cloud, cfg
+}
+
+// noDefaultCredentials makes every call rely on the invocation's
+// credentials, as in Function Compute.
+func noDefaultCredentials(c *aliyun.Config) {
+	c.DefaultCredentials = func() (credentials.Credential, error) {
+		return nil, errors.New("test: no default credentials")
+	}
+}
+
+func TestNewRotatesAgainstLocalCloud(t *testing.T) {
+	cloud, cfg := MustLocalConfig(t)
+	var logs bytes.Buffer
+	h, err := app.New(cfg, app.WithLogger(app.NewLogger(&logs, cfg.LogLevel)), app.WithAliyunConfig(noDefaultCredentials))
+	require.NoError(t, err)
+
+	before, ok := cloud.SSOPassword(emulator.FixtureDirectoryID, emulator.FixtureUserID)
+	require.True(t, ok)
+	ctx := fccontext.NewContext(context.Background(), &fccontext.FcContext{
+		RequestID: "1-app-test",
+		Credentials: fccontext.Credentials{
+			AccessKeyId:     emulator.FixtureFunctionRoleKeyID,
+			AccessKeySecret: "placeholder-function-role-secret-0001",
+			SecurityToken:   "CAISplaceholderFunctionRoleSecurityToken0001",
+		},
+	})
+	event, err := json.Marshal(handler.HTTPEvent{
+		Body:           `{"target":"cloudsso","directoryId":"` + emulator.FixtureDirectoryID + `","userId":"` + emulator.FixtureUserID + `"}`,
+		Headers:        map[string]string{"Content-Type": "application/json", "Idempotency-Key": "app-test-1"},
+		RequestContext: handler.HTTPRequestContext{HTTP: handler.HTTPDescription{Method: "POST"}},
+	})
+	require.NoError(t, err)
+	out, err := h.Invoke(ctx, event)
+	require.NoError(t, err)
+	resp := out.(*handler.HTTPResponse)
+	require.Equal(t, 200, resp.StatusCode, resp.Body)
+	var body handler.Response
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &body))
+	require.Len(t, body.Results, 1)
+	assert.Equal(t, reset.StatusRotated, body.Results[0].Status)
+	assert.Equal(t, "pwreset/cloudsso/"+emulator.FixtureDirectoryID+"/"+emulator.FixtureUserID, body.Results[0].SecretName)
+
+	after, ok := cloud.SSOPassword(emulator.FixtureDirectoryID, emulator.FixtureUserID)
+	require.True(t, ok)
+	assert.NotEqual(t, before, after, "the target's password changed")
+	for _, pw := range cloud.AcceptedPasswords() {
+		assert.NotContains(t, resp.Body, pw)
+		assert.NotContains(t, logs.String(), pw)
+	}
+	assert.Contains(t, logs.String(), `"requestId":"1-app-test"`)
+}
+
+func TestNewErrors(t *testing.T) {
+	_, local := MustLocalConfig(t)
+	tests := []struct {
+		name     string
+		cfg      config.Config
+		opts     []app.Option
+		variable string
+	}{
+		{"ErrNoRegion", config.Config{SecretNamePrefix: "pwreset/", PasswordLength: 24}, nil, "ALIBABA_CLOUD_REGION_ID"},
+		{"ErrAliyunEdit", local, []app.Option{app.WithAliyunConfig(func(c *aliyun.Config) { c.SignatureAlgorithm = "v9" })}, "SIGNATURE_ALGORITHM"},
+		{"ErrPasswordLength", func() config.Config { c := local; c.PasswordLength = 99; return c }(), nil, "PASSWORD_LENGTH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := app.New(tt.cfg, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, h)
+			var re *reset.Error
+			require.True(t, errors.As(err, &re), "got %T, want a *reset.Error in the chain", err)
+			assert.Contains(t, err.Error(), tt.variable)
+		})
+	}
+}
