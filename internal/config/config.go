@@ -35,6 +35,13 @@ const (
 	// EnvFCRegion is set by Function Compute itself in every instance; Load
 	// falls back to it when ALIBABA_CLOUD_REGION_ID is empty.
 	EnvFCRegion = "FC_REGION"
+
+	// EnvDebug is read by the Alibaba Cloud SDKs themselves, at package
+	// initialisation: "tea" or "dara" in it makes them print every request
+	// URL and header to stdout, and CloudSSO's ResetUserPassword carries the
+	// password in its query. Load refuses such a value so that no invocation
+	// runs, and no password is sent, while it is set.
+	EnvDebug = "DEBUG"
 )
 
 // Variables lists every variable a deployment may set for pwreset, in the
@@ -58,7 +65,10 @@ var Variables = []string{
 
 // PlatformVariables lists the variables Load reads that Function Compute sets
 // in every instance; a deployment does not set them.
-var PlatformVariables = []string{EnvFCRegion}
+var PlatformVariables = []string{EnvFCRegion, EnvDebug}
+
+// sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps.
+var sdkDebugFlags = []string{"tea", "dara"}
 
 // Defaults.
 const (
@@ -134,6 +144,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:               l.logLevel(EnvLogLevel),
 	}
 	c.RegionID = l.region(c)
+	l.noSDKDebug(EnvDebug)
 	if len(l.errs) > 0 {
 		return Config{}, errors.Join(l.errs...)
 	}
@@ -164,6 +175,18 @@ func (l *loader) fail(variable, format string, args ...any) {
 // get returns the trimmed value: a stray space or newline pasted into a
 // console field is not worth a failed deployment.
 func (l *loader) get(name string) string { return strings.TrimSpace(l.getenv(name)) }
+
+// noSDKDebug fails when DEBUG turns on an SDK's request dump. The SDKs read
+// DEBUG before main runs, so unsetting it here would be too late.
+func (l *loader) noSDKDebug(name string) {
+	for _, part := range strings.Split(l.getenv(name), ",") {
+		for _, flag := range sdkDebugFlags {
+			if part == flag {
+				l.fail(name, "must not contain %q: the SDKs would print every request, passwords included", flag)
+			}
+		}
+	}
+}
 
 func (l *loader) integer(name string, def, lo, hi int) int {
 	v := l.get(name)

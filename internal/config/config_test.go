@@ -101,6 +101,11 @@ func TestLoad(t *testing.T) {
 	})
 }
 
+func TestLoadIgnoresOtherDebugFlags(t *testing.T) {
+	_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "DEBUG": "app,teapot"}))
+	require.NoError(t, err)
+}
+
 func TestLoadErrors(t *testing.T) {
 	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}
 	with := func(k, v string) map[string]string {
@@ -143,6 +148,8 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrMaxAttempts", with("MAX_ATTEMPTS", "11"), "MAX_ATTEMPTS", "integer from 1 to 10"},
 		{"ErrLogLevel", with("LOG_LEVEL", "verbose"), "LOG_LEVEL", `"debug"`},
 		{"ErrLogLevelOffset", with("LOG_LEVEL", "info+2"), "LOG_LEVEL", `"debug"`},
+		{"ErrDebugTea", with("DEBUG", "tea"), "DEBUG", `"tea"`},
+		{"ErrDebugDaraInList", with("DEBUG", "app,dara"), "DEBUG", `"dara"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
