@@ -411,3 +411,17 @@ func TestThrottledUpstreamIsRetryable(t *testing.T) {
 		})
 	}
 }
+
+// TestSDKDebugRefused starts the function with DEBUG=tea, which makes the
+// SDKs print every request URL (CloudSSO's carries the password): every
+// invocation must fail, naming the variable, before any cloud call.
+func TestSDKDebugRefused(t *testing.T) {
+	s := MustStart(t, "DEBUG=tea")
+	const request = `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12"}`
+	out, err := s.Invoke(testCtx(t), timerEvent(t, request), emulator.Invocation{RequestID: "e2e-debug"})
+	require.NoError(t, err)
+	require.NotNil(t, out.Err, "want a function error, got %s", out.Payload)
+	assert.Equal(t, "PermanentError", out.Err.Type)
+	assert.Contains(t, out.Err.Message, "DEBUG")
+	assert.Empty(t, s.Cloud.Calls(), "no cloud call while the SDKs would dump requests")
+}
