@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pwreset/pwreset/internal/reset"
 )
@@ -241,21 +242,25 @@ func checkEndpoint(v string) error {
 	} else if strings.HasSuffix(u.Host, ":") {
 		return errors.New("the port is empty")
 	}
-	if net.ParseIP(u.Hostname()) == nil && !reHost.MatchString(u.Hostname()) {
+	if net.ParseIP(u.Hostname()) == nil && !reHost().MatchString(u.Hostname()) {
 		return errors.New("the host is not a DNS name or IP address")
 	}
 	return nil
 }
 
+// Each expression is compiled on its first use, not at start-up: compiling
+// them all in init cost a cold start several milliseconds (docs/PERFORMANCE.md).
 var (
-	reHost   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$`)
-	reKeyID  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.-]{0,255}$`)
-	reRegion = regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`)
+	reHost = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$`)
+	})
+	reKeyID  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.-]{0,255}$`) })
+	reRegion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`) })
 )
 
 func (l *loader) keyID(name string) string {
 	v := l.get(name)
-	if v != "" && !reKeyID.MatchString(v) {
+	if v != "" && !reKeyID().MatchString(v) {
 		l.fail(name, `must be a KMS key id, alias or ARN: up to 256 letters, digits and ":/_.-"`)
 		return ""
 	}
@@ -385,7 +390,7 @@ func (l *loader) region(c Config) string {
 		}
 		return ""
 	}
-	if !reRegion.MatchString(v) {
+	if !reRegion().MatchString(v) {
 		l.fail(name, `must be a region id such as "cn-hangzhou", got %q`, v)
 		return ""
 	}
