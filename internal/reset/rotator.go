@@ -136,12 +136,12 @@ func (c Config) withDefaults() (Config, error) {
 			MaxSecretNameLength-maxKeyLength, MaxSecretNameLength)
 	}
 	for _, id := range c.AllowedDirectoryIDs {
-		if !reDirectoryID.MatchString(id) {
+		if !reDirectoryID().MatchString(id) {
 			return c, FieldError("ALLOWED_DIRECTORY_IDS", "holds an entry that is not a directory id")
 		}
 	}
 	for _, id := range c.AllowedOrganizationIDs {
-		if !reOrganizationID.MatchString(id) {
+		if !reOrganizationID().MatchString(id) {
 			return c, FieldError("ALLOWED_ORGANIZATION_IDS", "holds an entry that is not an organization id")
 		}
 	}

@@ -3,6 +3,7 @@ package reset
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Kind names the service whose user a Target is.
@@ -33,13 +34,14 @@ type Target struct {
 // Identifier rules. Each pattern admits only characters that cannot alter the
 // meaning of a secret name (no "/", ".", "*", whitespace or anything outside
 // ASCII), so a valid Target's SecretName always stays under the prefix.
+// They are compiled on first use, not in init, to keep cold starts short.
 var (
-	reDirectoryID    = regexp.MustCompile(`^d-[0-9a-z]{1,62}$`)
-	reUserID         = regexp.MustCompile(`^u-[0-9a-z]{1,62}$`)
-	reOrganizationID = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
-	reUsername       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	reLocation       = regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`)
-	rePrefix         = regexp.MustCompile(`^[A-Za-z0-9_/+=.@-]{1,64}$`)
+	reDirectoryID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^d-[0-9a-z]{1,62}$`) })
+	reUserID         = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^u-[0-9a-z]{1,62}$`) })
+	reOrganizationID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`) })
+	reUsername       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`) })
+	reLocation       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`) })
+	rePrefix         = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_/+=.@-]{1,64}$`) })
 )
 
 type fieldRule struct {
@@ -61,8 +63,8 @@ func (t Target) Validate() error {
 				"does not apply to target %q", t.Kind)
 		}
 		rules = []fieldRule{
-			{"directoryId", t.DirectoryID, reDirectoryID, `must be "d-" followed by 1 to 62 lower-case letters or digits`},
-			{"userId", t.UserID, reUserID, `must be "u-" followed by 1 to 62 lower-case letters or digits`},
+			{"directoryId", t.DirectoryID, reDirectoryID(), `must be "d-" followed by 1 to 62 lower-case letters or digits`},
+			{"userId", t.UserID, reUserID(), `must be "u-" followed by 1 to 62 lower-case letters or digits`},
 		}
 	case KindFabric:
 		if t.DirectoryID != "" || t.UserID != "" || t.RequirePasswordResetForNextLogin {
@@ -70,9 +72,9 @@ func (t Target) Validate() error {
 				"does not apply to target %q", t.Kind)
 		}
 		rules = []fieldRule{
-			{"organizationId", t.OrganizationID, reOrganizationID, "must be 1 to 64 lower-case letters, digits or hyphens, starting with a letter"},
-			{"username", t.Username, reUsername, "must be 1 to 64 letters, digits, underscores or hyphens, starting with a letter or digit"},
-			{"location", t.Location, reLocation, `must be a region id such as "cn-hangzhou"`},
+			{"organizationId", t.OrganizationID, reOrganizationID(), "must be 1 to 64 lower-case letters, digits or hyphens, starting with a letter"},
+			{"username", t.Username, reUsername(), "must be 1 to 64 letters, digits, underscores or hyphens, starting with a letter or digit"},
+			{"location", t.Location, reLocation(), `must be a region id such as "cn-hangzhou"`},
 		}
 	case "":
 		return FieldError("target", "is required: one of %q, %q", KindCloudSSO, KindFabric)
@@ -135,7 +137,7 @@ func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	if !rePrefix.MatchString(prefix) || strings.Contains(prefix, "..") || strings.HasPrefix(prefix, "/") {
+	if !rePrefix().MatchString(prefix) || strings.Contains(prefix, "..") || strings.HasPrefix(prefix, "/") {
 		return FieldError("SECRET_NAME_PREFIX", `must be at most 64 of the characters letters, digits and "_/+=.@-", not start with "/" and hold no ".."`)
 	}
 	return nil
