@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aliyun/credentials-go/credentials"
@@ -48,10 +49,12 @@ const (
 	DefaultReadTimeout    = 10 * time.Second
 )
 
+// Compiled on first use, not in init: compiling every expression at
+// start-up cost a cold start milliseconds (docs/PERFORMANCE.md).
 var (
-	reRegionID = regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`)
+	reRegionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`) })
 	// A key id, an alias ("alias/name") or an ARN ("acs:kms:region:uid:key/id").
-	reKeyID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]{0,254}$`)
+	reKeyID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]{0,254}$`) })
 )
 
 // endpoint is a parsed *_ENDPOINT value.
@@ -107,7 +110,7 @@ func (cfg *Config) validate() (endpoints, error) {
 	if eps.baas, err = parseEndpoint("BAAS_ENDPOINT", cfg.BaaSEndpoint); err != nil {
 		return eps, err
 	}
-	if cfg.RegionID != "" && !reRegionID.MatchString(cfg.RegionID) {
+	if cfg.RegionID != "" && !reRegionID().MatchString(cfg.RegionID) {
 		return eps, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou"`)
 	}
 	if cfg.RegionID == "" {
@@ -120,7 +123,7 @@ func (cfg *Config) validate() (endpoints, error) {
 			}
 		}
 	}
-	if cfg.KMSEncryptionKeyID != "" && !reKeyID.MatchString(cfg.KMSEncryptionKeyID) {
+	if cfg.KMSEncryptionKeyID != "" && !reKeyID().MatchString(cfg.KMSEncryptionKeyID) {
 		return eps, reset.FieldError("KMS_ENCRYPTION_KEY_ID", "must be a key id, an alias or an ARN")
 	}
 	switch {
