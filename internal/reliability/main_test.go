@@ -185,25 +185,66 @@ func (c *leakCanary) scan() (texts, size, passwords int, hits []string) {
 	for _, cl := range clouds {
 		pw = append(pw, cl.AcceptedPasswords()...)
 	}
-	seen := map[string]bool{}
-	for _, p := range pw {
-		if p == "" || seen[p] {
-			continue
-		}
-		seen[p] = true
-		for _, t := range all {
-			for _, f := range passwordForms(p) {
-				if strings.Contains(t.text, f) {
-					hits = append(hits, t.label)
-					break
-				}
-			}
+	idx := newFormIndex(pw)
+	for _, t := range all {
+		if idx.found(t.text) {
+			hits = append(hits, t.label)
 		}
 	}
 	for _, t := range all {
 		size += len(t.text)
 	}
-	return len(all), size, len(seen), hits
+	return len(all), size, idx.passwords, hits
+}
+
+// formIndex finds any form of any password in a text in one pass: forms
+// are indexed by their first indexLen bytes, and a text is slid over once,
+// the whole form compared only where its head matches.
+type formIndex struct {
+	passwords int
+	heads     map[string][]string
+	short     []string // forms shorter than indexLen, searched one by one
+}
+
+const indexLen = 6
+
+func newFormIndex(passwords []string) formIndex {
+	idx := formIndex{heads: map[string][]string{}}
+	seen := map[string]bool{}
+	for _, p := range passwords {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		idx.passwords++
+		for _, f := range passwordForms(p) {
+			if len(f) < indexLen {
+				idx.short = append(idx.short, f)
+				continue
+			}
+			idx.heads[f[:indexLen]] = append(idx.heads[f[:indexLen]], f)
+		}
+	}
+	return idx
+}
+
+func (idx formIndex) found(text string) bool {
+	for _, f := range idx.short {
+		if strings.Contains(text, f) {
+			return true
+		}
+	}
+	if len(idx.heads) == 0 {
+		return false
+	}
+	for i := 0; i+indexLen <= len(text); i++ {
+		for _, f := range idx.heads[text[i:i+indexLen]] {
+			if strings.HasPrefix(text[i:], f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var (
