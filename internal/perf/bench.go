@@ -200,21 +200,26 @@ func (staticRotator) Rotate(_ context.Context, req reset.Request) ([]reset.Resul
 
 // httpEvent is an HTTP trigger's event asking to rotate the default
 // fixture's CloudSSO user.
-var httpEvent = func() []byte {
+var httpEvent = HTTPEvent(SingleRequest, "perf-handler-0001")
+
+// HTTPEvent returns the event of an HTTP trigger whose request body is body
+// and whose Idempotency-Key header is key.
+func HTTPEvent(body []byte, key string) []byte {
 	ev := handler.HTTPEvent{
-		Version: "v1", RawPath: "/reset", Body: string(SingleRequest),
-		Headers: map[string]string{"Content-Type": "application/json", "Idempotency-Key": "perf-handler-0001"},
+		Version: "v1", RawPath: "/reset", Body: string(body),
+		Headers: map[string]string{"Content-Type": "application/json", handler.IdempotencyKeyHeader: key},
 		RequestContext: handler.HTTPRequestContext{
-			AccountID: emulator.DefaultAccountID, RequestID: "perf-handler-req",
+			AccountID: emulator.DefaultAccountID, RequestID: "perf-" + key,
 			HTTP: handler.HTTPDescription{Method: "POST", Path: "/reset", Protocol: "HTTP/1.1"},
 		},
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
+		// Every field is a string or a map of strings.
 		panic(err)
 	}
 	return b
-}()
+}
 
 // HandlerBenchmark returns a benchmark of the handler's own work on one
 // invocation: decoding the event (an HTTP trigger's when http is set, a

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pwreset/pwreset/handler"
 	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/localrun"
 )
@@ -19,15 +20,21 @@ type response struct {
 	} `json:"results"`
 }
 
-// statuses counts the results of an outcome by status.
+// statuses counts the results of an outcome by status. An HTTP trigger's
+// answer (an HTTPResponse) is read from its body, whatever its status code.
 func statuses(out emulator.Outcome) (map[string]int, error) {
 	if out.Err != nil {
-		// A failed target makes the invocation a function error; its
-		// message is safe to show (it never holds a password).
+		// A failed target makes an event's invocation a function error;
+		// its message is safe to show (it never holds a password).
 		return nil, fmt.Errorf("function error %s: %s", out.Err.Type, firstLine(out.Err.Message))
 	}
+	payload := out.Payload
+	var h handler.HTTPResponse
+	if json.Unmarshal(payload, &h) == nil && h.StatusCode != 0 {
+		payload = []byte(h.Body)
+	}
 	var r response
-	if err := json.Unmarshal(out.Payload, &r); err != nil {
+	if err := json.Unmarshal(payload, &r); err != nil {
 		return nil, fmt.Errorf("decode response: %w", err)
 	}
 	m := map[string]int{}
@@ -194,8 +201,10 @@ func Batch(ctx context.Context, cfg BatchConfig) (BatchResult, error) {
 	}
 	defer s.Close()
 	req := BatchRequest(cfg.Targets)
+	// An HTTP trigger's answer lists every target's outcome even when some
+	// failed, where an event's would be a function error.
 	run := func(id string) (emulator.Outcome, map[string]int, error) {
-		out, err := s.Invoke(ctx, req, emulator.Invocation{RequestID: id, Timeout: batchTimeout})
+		out, err := s.Invoke(ctx, HTTPEvent(req, id), emulator.Invocation{RequestID: id, Timeout: batchTimeout})
 		if err != nil {
 			return out, nil, err
 		}
