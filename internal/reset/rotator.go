@@ -43,9 +43,9 @@ const (
 
 // Rotator rotates the passwords of targets by the protocol of DESIGN.md: the
 // new password is stored as a pending secret version before the target is
-// changed, and promoted to current after. It is safe for concurrent use, but
-// two rotations of the same target must not run at once (the deployment runs
-// one request at a time, and a batch handles each target once).
+// changed, and promoted to current after. It is safe for concurrent use:
+// rotations of the same target (whatever their keys) wait for each other
+// within a Rotator; across instances the deployment runs one at a time.
 type Rotator struct {
 	cfg         Config
 	resetters   map[Kind]Resetter
@@ -56,6 +56,7 @@ type Rotator struct {
 	passwords   *PasswordGenerator
 	allowedDirs map[string]bool
 	allowedOrgs map[string]bool
+	locks       targetLocks
 }
 
 // Option changes a dependency of a Rotator.
@@ -291,7 +292,8 @@ func (r *Rotator) checkTarget(t Target) error {
 }
 
 // Rotate checks req (a failure is returned as the error, before any cloud
-// call) and then rotates each distinct target, at most MaxInFlight at once.
+// call) and then rotates each distinct target, at most MaxInFlight at once
+// and fewer while the cloud throttles (see limiter).
 // It returns one Result per target of req, in its order; a target's failure
 // is in its Result and does not stop the others. Once ctx is done, or its
 // deadline too near to finish a rotation, no new target is started: those
@@ -303,7 +305,8 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 		return nil, err
 	}
 	out := make([]Result, len(p.targets))
-	slots := make(chan struct{}, r.cfg.MaxInFlight)
+	lim := newLimiter(r.cfg.MaxInFlight)
+	ctx = withLimiter(ctx, lim)
 	var wg sync.WaitGroup
 	for i, t := range p.targets {
 		in := rotation{
@@ -312,21 +315,15 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 			versionID:  VersionID(req.IdempotencyKey, t),
 			dryRun:     req.DryRun,
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			// Whether or not a slot was taken, the target is not started.
-			select {
-			case <-slots:
-			default:
+		if err := lim.acquire(ctx); err != nil || ctx.Err() != nil {
+			if err == nil {
+				lim.release()
 			}
 			out[i] = r.finish(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", ctx.Err()))
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			defer lim.release()
 			out[i] = r.runOne(ctx, in)
 		})
 	}
@@ -368,8 +365,11 @@ func (r *Rotator) runOne(ctx context.Context, in rotation) Result {
 	var res Result
 	if in.dryRun {
 		res = r.check(ctx, in)
+	} else if unlock, err := r.locks.lock(ctx, in.target.Key()); err != nil {
+		res = in.skipped("the invocation ended while another rotation of this target ran", err)
 	} else {
 		res = r.rotate(ctx, in)
+		unlock()
 	}
 	return r.finish(ctx, in, start, res)
 }
@@ -625,20 +625,29 @@ func (r *Rotator) check(ctx context.Context, in rotation) Result {
 
 // retry runs call until it succeeds, fails in a way a retry cannot help,
 // or MaxAttempts tries are spent. Only EThrottled and EUnavailable are
-// retried, after a backoff with full jitter. When bounded, each try's
+// retried, after a backoff with full jitter. Each answer is reported to the
+// Rotate call's limiter, which narrows the targets in flight on throttling. When bounded, each try's
 // context ends at end and no backoff runs past it.
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
+	lim := limiterFrom(ctx)
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
 		if bounded {
 			cctx, cancel = context.WithDeadline(ctx, end)
 		}
+		round := lim.begin()
 		err := call(cctx)
 		cancel()
+		code := classify(err)
+		if code == EThrottled {
+			lim.throttled(round)
+		} else {
+			lim.answered()
+		}
 		if err == nil {
 			return nil
 		}
-		if code := classify(err); (code != EThrottled && code != EUnavailable) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
+		if (code != EThrottled && code != EUnavailable) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
 			return err
 		}
 		d := r.backoff(attempt)
