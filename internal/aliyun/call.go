@@ -125,6 +125,13 @@ func (s *credentialSource) forCall(ctx context.Context) (credentials.Credential,
 	if m == nil {
 		return nil, reset.Errorf(reset.EInternal, "no credentials from the default credential chain")
 	}
+	if m.SecurityToken == nil || *m.SecurityToken == "" {
+		// Every temporary credential (the instance's RAM role, OIDC, an
+		// assumed role) carries a token; a static AccessKey (environment
+		// variables, a config file) does not, and is never used.
+		return nil, reset.Errorf(reset.EInternal,
+			"the default credential chain found a static AccessKey, which pwreset never uses: give the function a RAM role")
+	}
 	return &staticCredential{m: *m}, nil
 }
 

@@ -72,8 +72,10 @@ func TestDefaultCredentials(t *testing.T) {
 	clients := MustNew(t, eps, func(c *aliyun.Config) {
 		c.DefaultCredentials = func() (credentials.Credential, error) {
 			built.Add(1)
+			role := roleCreds(t)
 			return credentials.NewCredential(&credentials.Config{
-				Type: dara.String("access_key"), AccessKeyId: dara.String(adminKeyID), AccessKeySecret: dara.String(adminSecret),
+				Type: dara.String("sts"), AccessKeyId: dara.String(role.AccessKeyID), AccessKeySecret: dara.String(role.AccessKeySecret),
+				SecurityToken: dara.String(role.SecurityToken),
 			})
 		}
 	})
@@ -84,12 +86,13 @@ func TestDefaultCredentials(t *testing.T) {
 	require.ErrorIs(t, clients.Secrets.Describe(ctx, "pwreset/none"), reset.ErrSecretNotFound)
 	assert.Equal(t, int32(1), built.Load(), "the default chain is built once")
 	call := lastCall(t, cloud, "DescribeSecret")
-	assert.Equal(t, adminKeyID, call.AccessKeyID)
-	assert.Empty(t, call.SecurityToken)
+	assert.Equal(t, emulator.FixtureFunctionRoleKeyID, call.AccessKeyID)
+	assert.NotEmpty(t, call.SecurityToken)
 
 	// Credentials in the context win over the chain.
-	require.ErrorIs(t, clients.Secrets.Describe(roleCtx(t), "pwreset/none"), reset.ErrSecretNotFound)
-	assert.Equal(t, emulator.FixtureFunctionRoleKeyID, lastCall(t, cloud, "DescribeSecret").AccessKeyID)
+	ctx = reset.WithCredentials(context.Background(), reset.Credentials{AccessKeyID: adminKeyID, AccessKeySecret: adminSecret, SecurityToken: "context-token"})
+	_ = clients.Secrets.Describe(ctx, "pwreset/none")
+	assert.Equal(t, adminKeyID, lastCall(t, cloud, "DescribeSecret").AccessKeyID)
 }
 
 func TestDefaultCredentialsErrors(t *testing.T) {
@@ -102,6 +105,11 @@ func TestDefaultCredentialsErrors(t *testing.T) {
 		{"ErrChainNotBuilt", func() (credentials.Credential, error) { return nil, errNoDefault }},
 		{"ErrChainFails", func() (credentials.Credential, error) {
 			return credentials.NewCredential(&credentials.Config{Type: dara.String("access_key")})
+		}},
+		{"ErrStaticAccessKeyRefused", func() (credentials.Credential, error) {
+			return credentials.NewCredential(&credentials.Config{
+				Type: dara.String("access_key"), AccessKeyId: dara.String(adminKeyID), AccessKeySecret: dara.String(adminSecret),
+			})
 		}},
 	}
 	for _, tt := range tests {
