@@ -35,6 +35,8 @@ type instance struct {
 	env    []string
 	out    *canaryWriter
 
+	noCreds bool // invoke without the role's credentials
+
 	mu   sync.Mutex
 	proc *localrun.Process
 }
@@ -105,9 +107,12 @@ func (in *instance) Invoke(tb testing.TB, payload []byte) (localrun.Answer, erro
 		case <-ctx.Done():
 		}
 	}()
+	creds := emulator.Credentials{AccessKeyID: role.AccessKeyId, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken}
+	if in.noCreds {
+		creds = emulator.Credentials{}
+	}
 	out, err := in.rt.Invoke(ctx, payload, emulator.Invocation{
-		Credentials: emulator.Credentials{AccessKeyID: role.AccessKeyId, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken},
-		Region:      in.cloud.Region(), AccountID: in.cloud.AccountID(), Timeout: 20 * time.Second,
+		Credentials: creds, Region: in.cloud.Region(), AccountID: in.cloud.AccountID(), Timeout: 20 * time.Second,
 	})
 	if err != nil {
 		select {
