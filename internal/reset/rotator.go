@@ -625,9 +625,10 @@ func (r *Rotator) check(ctx context.Context, in rotation) Result {
 
 // retry runs call until it succeeds, fails in a way a retry cannot help,
 // or MaxAttempts tries are spent. Only EThrottled and EUnavailable are
-// retried, after a backoff with full jitter. Each answer is reported to the
-// Rotate call's limiter, which narrows the targets in flight on throttling. When bounded, each try's
-// context ends at end and no backoff runs past it.
+// retried, after a backoff with full jitter. When bounded, each try's
+// context ends at end and no backoff runs past it. Each answer is reported
+// to the Rotate call's limiter, which narrows the targets in flight while
+// the cloud throttles.
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
 	lim := limiterFrom(ctx)
 	for attempt := 1; ; attempt++ {
