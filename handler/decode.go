@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/pwreset/pwreset/internal/reset"
 )
@@ -179,7 +180,7 @@ func (c *checker) object(path string, fields map[string]jsonKind) error {
 		case key == "password":
 			return reset.FieldError(name, "must not be given: pwreset generates every password itself")
 		case !ok:
-			return reset.FieldError(name, "is not a known field")
+			return reset.FieldError(unknownField(path, key), "is not a known field")
 		case seen[key]:
 			return reset.FieldError(name, "is given twice")
 		}
@@ -231,6 +232,20 @@ func (c *checker) targets(name string) error {
 	}
 	_, err = c.token() // the closing ']'
 	return err
+}
+
+// reFieldName is what a field name the caller made up must look like to be
+// quoted back.
+var reFieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// unknownField names an unknown field in an error. A name that does not look
+// like a field name (empty, long, odd characters: a value pasted as a key,
+// perhaps a password) is not quoted: errors are logged.
+func unknownField(path, key string) string {
+	if reFieldName.MatchString(key) {
+		return path + key
+	}
+	return path + "(a field whose name is not shown)"
 }
 
 // typeName names a token's JSON type, never its value.
