@@ -118,6 +118,12 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, opts
 		return nil, Errorf(EInvalid, "reset: an option set a nil clock, random source or logger")
 	}
 	r.rand = &lockedReader{r: r.rand}
+	// Each service gets its own pacer: one throttling API must not slow the
+	// calls of another, nor the other's answers hide its throttling.
+	r.store = paceStore(store, newPacer(r.clock))
+	for k, v := range rs {
+		rs[k] = paceResetter(v, newPacer(r.clock))
+	}
 	if r.passwords, err = NewPasswordGenerator(cfg.Password, r.rand); err != nil {
 		return nil, err
 	}
@@ -292,8 +298,8 @@ func (r *Rotator) checkTarget(t Target) error {
 }
 
 // Rotate checks req (a failure is returned as the error, before any cloud
-// call) and then rotates each distinct target, at most MaxInFlight at once
-// and fewer while the cloud throttles (see limiter).
+// call) and then rotates each distinct target, at most MaxInFlight at once;
+// once a service throttles, its calls are paced (see pacer).
 // It returns one Result per target of req, in its order; a target's failure
 // is in its Result and does not stop the others. Once ctx is done, or its
 // deadline too near to finish a rotation, no new target is started: those
@@ -305,8 +311,7 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 		return nil, err
 	}
 	out := make([]Result, len(p.targets))
-	lim := newLimiter(r.cfg.MaxInFlight)
-	ctx = withLimiter(ctx, lim)
+	slots := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	for i, t := range p.targets {
 		in := rotation{
@@ -315,15 +320,21 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 			versionID:  VersionID(req.IdempotencyKey, t),
 			dryRun:     req.DryRun,
 		}
-		if err := lim.acquire(ctx); err != nil || ctx.Err() != nil {
-			if err == nil {
-				lim.release()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			// Whether or not a slot was taken, the target is not started.
+			select {
+			case <-slots:
+			default:
 			}
 			out[i] = r.finish(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", ctx.Err()))
 			continue
 		}
 		wg.Go(func() {
-			defer lim.release()
+			defer func() { <-slots }()
 			out[i] = r.runOne(ctx, in)
 		})
 	}
@@ -626,29 +637,20 @@ func (r *Rotator) check(ctx context.Context, in rotation) Result {
 // retry runs call until it succeeds, fails in a way a retry cannot help,
 // or MaxAttempts tries are spent. Only EThrottled and EUnavailable are
 // retried, after a backoff with full jitter. When bounded, each try's
-// context ends at end and no backoff runs past it. Each answer is reported
-// to the Rotate call's limiter, which narrows the targets in flight while
-// the cloud throttles.
+// context ends at end and no backoff runs past it. (The pacers around the
+// store and the resetters slow a throttling service's calls down.)
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
-	lim := limiterFrom(ctx)
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
 		if bounded {
 			cctx, cancel = context.WithDeadline(ctx, end)
 		}
-		round := lim.begin()
 		err := call(cctx)
 		cancel()
-		code := classify(err)
-		if code == EThrottled {
-			lim.throttled(round)
-		} else {
-			lim.answered()
-		}
 		if err == nil {
 			return nil
 		}
-		if (code != EThrottled && code != EUnavailable) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
+		if code := classify(err); (code != EThrottled && code != EUnavailable) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
 			return err
 		}
 		d := r.backoff(attempt)

@@ -1,0 +1,181 @@
+package reset
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Tuning of pacer.
+const (
+	// paceCut is the factor a throttled answer applies to the pace: mild,
+	// so that the pace stays near the limit rather than swinging far below.
+	paceCut = 0.9
+	// paceGain is how fast the pace climbs back, in calls per second per
+	// second: each answer that is not a throttling adds paceGain/rate.
+	paceGain = 1.0
+	// paceMin is the slowest pace, calls per second.
+	paceMin = 1.0
+	// paceBurst is how many calls must have started in the last second for
+	// a throttled answer to start pacing: fewer are a single target's
+	// retries, which its own backoff spaces.
+	paceBurst = 8
+	// paceForget is how long after the last cut the pacer stops pacing, so
+	// that a throttling long past does not slow a later batch.
+	paceForget = 30 * time.Second
+)
+
+// pacer spaces the calls to one service while it throttles: client-side
+// pacing with AIMD on the rate, as AWS's "adaptive" retry mode does. Calls
+// go unpaced until a call is throttled while at least paceBurst calls
+// started in the last second; then they are paced at paceCut times the
+// rate they were sent at. Each further throttled answer cuts the pace again
+// by paceCut (once per round: an answer to a call sent before the latest
+// cut does not cut again, as it was sent at the old pace), and each other
+// answer raises it by paceGain/rate, so the pace climbs back by about
+// paceGain calls per second every second. paceForget after the last cut,
+// calls go unpaced again.
+//
+// Each throttled call still backs off with jitter, but without the pacer a
+// batch whose demand exceeds an API's rate keeps MaxInFlight targets
+// knocking: the throttled share of calls grows with the overload, and a
+// target that draws MaxAttempts throttles in a row fails. With it, calls
+// settle just under the rate the API grants. A Rotator shares its pacers
+// among its invocations, as an API's limit is the account's.
+type pacer struct {
+	clock Clock
+
+	mu      sync.Mutex
+	rate    float64   // calls per second; 0 while unpaced
+	next    time.Time // when paced: the earliest start of the next call
+	cuts    uint64    // cuts so far; a call remembers the count it started under
+	lastCut time.Time
+	starts  []time.Time // of the calls of the last second, oldest first
+}
+
+func newPacer(c Clock) *pacer { return &pacer{clock: c} }
+
+// do runs call at the pace, and adapts the pace to its answer. If ctx ends
+// while the call waits for its turn, or would end before it, do returns
+// ctx's error (context.DeadlineExceeded) without calling.
+func (p *pacer) do(ctx context.Context, call func() error) error {
+	deadline, _ := ctx.Deadline()
+	round, wait, ok := p.schedule(deadline)
+	if !ok {
+		return context.DeadlineExceeded
+	}
+	if wait > 0 {
+		if err := p.clock.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	err := call()
+	p.answered(round, ErrorCodeOf(err) == EThrottled)
+	return err
+}
+
+// schedule books the next call's start and returns its round and how long
+// it must wait for it; ok is false, and nothing booked, if the start would
+// fall after deadline (when not zero).
+func (p *pacer) schedule(deadline time.Time) (round uint64, wait time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now()
+	if p.rate > 0 && now.Sub(p.lastCut) >= paceForget {
+		p.rate = 0
+	}
+	start := now
+	if p.rate > 0 && p.next.After(start) {
+		start = p.next
+		if !deadline.IsZero() && !start.Before(deadline) {
+			return 0, 0, false
+		}
+	}
+	if p.rate > 0 {
+		p.next = start.Add(time.Duration(float64(time.Second) / p.rate))
+	}
+	i := 0
+	for i < len(p.starts) && now.Sub(p.starts[i]) >= time.Second {
+		i++
+	}
+	p.starts = append(p.starts[i:], start)
+	return p.cuts, start.Sub(now), true
+}
+
+// answered adapts the pace to the answer of a call begun in round.
+func (p *pacer) answered(round uint64, throttled bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case throttled && round == p.cuts:
+		rate := p.rate
+		if rate == 0 {
+			if len(p.starts) < paceBurst {
+				return
+			}
+			rate = float64(len(p.starts)) // the calls of the last second
+		}
+		p.cuts++
+		p.lastCut = p.clock.Now()
+		p.rate = max(rate*paceCut, paceMin)
+	case !throttled && p.rate > 0:
+		p.rate += paceGain / p.rate
+	}
+}
+
+// pace returns the current pace, calls per second (0: unpaced); tests read it.
+func (p *pacer) pace() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rate
+}
+
+// pacedStore is a SecretStore whose calls go through a pacer.
+type pacedStore struct {
+	next SecretStore
+	p    *pacer
+}
+
+var _ SecretStore = pacedStore{}
+
+func paceStore(s SecretStore, p *pacer) pacedStore { return pacedStore{next: s, p: p} }
+
+func (s pacedStore) CreateSecret(ctx context.Context, name, versionID string, data []byte) error {
+	return s.p.do(ctx, func() error { return s.next.CreateSecret(ctx, name, versionID, data) })
+}
+
+func (s pacedStore) PutVersion(ctx context.Context, name, versionID string, data []byte, stages []string) error {
+	return s.p.do(ctx, func() error { return s.next.PutVersion(ctx, name, versionID, data, stages) })
+}
+
+func (s pacedStore) GetVersion(ctx context.Context, name, versionID string) (SecretVersion, error) {
+	var v SecretVersion
+	err := s.p.do(ctx, func() error {
+		var err error
+		v, err = s.next.GetVersion(ctx, name, versionID)
+		return err
+	})
+	return v, err
+}
+
+func (s pacedStore) Promote(ctx context.Context, name, versionID string) error {
+	return s.p.do(ctx, func() error { return s.next.Promote(ctx, name, versionID) })
+}
+
+func (s pacedStore) Describe(ctx context.Context, name string) error {
+	return s.p.do(ctx, func() error { return s.next.Describe(ctx, name) })
+}
+
+// pacedResetter is a Resetter whose calls go through a pacer.
+type pacedResetter struct {
+	next Resetter
+	p    *pacer
+}
+
+var _ Resetter = pacedResetter{}
+
+func paceResetter(r Resetter, p *pacer) pacedResetter { return pacedResetter{next: r, p: p} }
+
+func (r pacedResetter) ResetPassword(ctx context.Context, t Target, password string) error {
+	return r.p.do(ctx, func() error { return r.next.ResetPassword(ctx, t, password) })
+}

@@ -1,0 +1,233 @@
+package reset
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stepClock is a Clock that moves only when told to or slept on; it records
+// the sleeps.
+type stepClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.sleeps = append(c.sleeps, d)
+	return nil
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *stepClock) slept() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}
+
+var errThrottled = &Error{Code: EThrottled, Message: "throttled"}
+
+func newTestPacer() (*pacer, *stepClock) {
+	c := &stepClock{now: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return newPacer(c), c
+}
+
+// burst books n calls at the current instant, as MaxInFlight targets
+// starting together would, and returns their rounds.
+func burst(p *pacer, n int) []uint64 {
+	rounds := make([]uint64, n)
+	for i := range rounds {
+		rounds[i], _, _ = p.schedule(time.Time{})
+	}
+	return rounds
+}
+
+func TestPacer(t *testing.T) {
+	ok := func() error { return nil }
+	t.Run("OK_UnpacedUntilThrottled", func(t *testing.T) {
+		p, c := newTestPacer()
+		for range 3 * paceBurst {
+			require.NoError(t, p.do(t.Context(), ok))
+		}
+		assert.Zero(t, p.pace())
+		assert.Empty(t, c.slept())
+	})
+	t.Run("OK_FewRetriesDoNotPace", func(t *testing.T) {
+		// A single target's retries are spaced by its own backoff.
+		p, c := newTestPacer()
+		for range paceBurst - 1 {
+			assert.ErrorIs(t, p.do(t.Context(), func() error { return errThrottled }), errThrottled)
+		}
+		assert.Zero(t, p.pace())
+		assert.Empty(t, c.slept())
+	})
+	t.Run("OK_ThrottledBurstPacesBelowItsRate", func(t *testing.T) {
+		p, c := newTestPacer()
+		rounds := burst(p, 20)
+		p.answered(rounds[0], true)
+		require.InDelta(t, 20*paceCut, p.pace(), 1e-9, "20 calls in the last second, cut by paceCut")
+		// The first paced call starts at once; each later one waits one gap
+		// of the pace at which the call before it was booked.
+		var want []time.Duration
+		for i := range 3 {
+			rate := p.pace()
+			require.NoError(t, p.do(t.Context(), ok))
+			require.InDelta(t, rate+paceGain/rate, p.pace(), 1e-9, "an answer raises the pace by paceGain/rate")
+			if i < 2 {
+				want = append(want, time.Duration(float64(time.Second)/rate))
+			}
+		}
+		assert.Equal(t, want, c.slept())
+	})
+	t.Run("OK_OneCutPerRound", func(t *testing.T) {
+		p, _ := newTestPacer()
+		rounds := burst(p, 10)
+		for _, r := range rounds {
+			p.answered(r, true)
+		}
+		assert.InDelta(t, 10*paceCut, p.pace(), 1e-9, "calls sent before the cut must not cut again")
+		r, _, _ := p.schedule(time.Time{})
+		p.answered(r, true)
+		assert.InDelta(t, 10*paceCut*paceCut, p.pace(), 1e-9, "a call sent after the cut cuts again")
+	})
+	t.Run("OK_GainClimbsBack", func(t *testing.T) {
+		p, _ := newTestPacer()
+		rounds := burst(p, 10)
+		p.answered(rounds[0], true)
+		before := p.pace()
+		p.answered(rounds[1], false)
+		assert.InDelta(t, before+paceGain/before, p.pace(), 1e-9)
+	})
+	t.Run("OK_NeverBelowMinimum", func(t *testing.T) {
+		p, _ := newTestPacer()
+		burst(p, paceBurst)
+		for range 100 {
+			r, _, _ := p.schedule(time.Time{})
+			p.answered(r, true)
+		}
+		assert.Equal(t, float64(paceMin), p.pace())
+	})
+	t.Run("OK_ForgetsLongAfterTheLastCut", func(t *testing.T) {
+		p, c := newTestPacer()
+		rounds := burst(p, 10)
+		p.answered(rounds[0], true)
+		c.advance(paceForget)
+		require.NoError(t, p.do(t.Context(), ok))
+		assert.Zero(t, p.pace())
+	})
+	t.Run("ErrTurnAfterDeadline", func(t *testing.T) {
+		p, c := newTestPacer()
+		rounds := burst(p, 10)
+		p.answered(rounds[0], true)
+		burst(p, 5) // book the next half second
+		ctx, cancel := context.WithDeadline(t.Context(), c.Now().Add(100*time.Millisecond))
+		defer cancel()
+		called := false
+		err := p.do(ctx, func() error { called = true; return nil })
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.False(t, called)
+		assert.Empty(t, c.slept(), "no sleep towards a turn that comes too late")
+	})
+	t.Run("ErrCancelledWhileWaiting", func(t *testing.T) {
+		p, _ := newTestPacer()
+		rounds := burst(p, 10)
+		p.answered(rounds[0], true)
+		burst(p, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := p.do(ctx, func() error { return nil })
+		require.ErrorIs(t, err, context.Canceled)
+	})
+}
+
+// recordingStore answers each call with err and counts them.
+type recordingStore struct {
+	err   error
+	calls []string
+}
+
+func (s *recordingStore) CreateSecret(context.Context, string, string, []byte) error {
+	s.calls = append(s.calls, "CreateSecret")
+	return s.err
+}
+
+func (s *recordingStore) PutVersion(context.Context, string, string, []byte, []string) error {
+	s.calls = append(s.calls, "PutVersion")
+	return s.err
+}
+
+func (s *recordingStore) GetVersion(context.Context, string, string) (SecretVersion, error) {
+	s.calls = append(s.calls, "GetVersion")
+	return SecretVersion{VersionID: "v1"}, s.err
+}
+
+func (s *recordingStore) Promote(context.Context, string, string) error {
+	s.calls = append(s.calls, "Promote")
+	return s.err
+}
+
+func (s *recordingStore) Describe(context.Context, string) error {
+	s.calls = append(s.calls, "Describe")
+	return s.err
+}
+
+type resetterFunc func(ctx context.Context, t Target, password string) error
+
+func (f resetterFunc) ResetPassword(ctx context.Context, t Target, password string) error {
+	return f(ctx, t, password)
+}
+
+func TestPacedServicesPassCallsThrough(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"OK", nil},
+		{"ErrPassedThrough", ErrSecretNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := newTestPacer()
+			rs := &recordingStore{err: tc.err}
+			s := paceStore(rs, p)
+			assert.ErrorIs(t, s.CreateSecret(ctx, "n", "v", nil), tc.err)
+			assert.ErrorIs(t, s.PutVersion(ctx, "n", "v", nil, []string{StagePending}), tc.err)
+			v, err := s.GetVersion(ctx, "n", "v")
+			assert.ErrorIs(t, err, tc.err)
+			assert.Equal(t, "v1", v.VersionID)
+			assert.ErrorIs(t, s.Promote(ctx, "n", "v"), tc.err)
+			assert.ErrorIs(t, s.Describe(ctx, "n"), tc.err)
+			assert.Equal(t, []string{"CreateSecret", "PutVersion", "GetVersion", "Promote", "Describe"}, rs.calls)
+
+			var got Target
+			r := paceResetter(resetterFunc(func(_ context.Context, t Target, _ string) error { got = t; return tc.err }), p)
+			target := Target{Kind: KindCloudSSO, DirectoryID: "d-1", UserID: "u-1"}
+			assert.ErrorIs(t, r.ResetPassword(ctx, target, "unused"), tc.err)
+			assert.Equal(t, target, got)
+			assert.True(t, tc.err == nil || !errors.Is(tc.err, errThrottled))
+		})
+	}
+}
