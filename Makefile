@@ -70,8 +70,9 @@ demo: ## Run a rotation end to end on the local cloud: no account, no network.
 	$(GO) run ./internal/demo
 
 .PHONY: bench
-bench: ## Run the benchmarks.
+bench: ## Run the benchmarks, measure against the targets, write docs/PERFORMANCE.md.
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./internal/perf/cmd/perfreport -out docs/PERFORMANCE.md
 
 .PHONY: deploy
 deploy: ## Deploy with Serverless Devs (s.yaml; its pre-deploy action builds).

@@ -118,7 +118,8 @@ func TestReportMarkdown(t *testing.T) {
 			{Name: "size", Value: "13 MB", Target: "≤ 12 MB", Pass: false, Command: "make build"},
 			perf.Info("hello|world", "4 ms", "make bench"),
 		},
-		Notes: []string{"a note"},
+		Findings: []string{"a finding"},
+		Notes:    []string{"a note"},
 	}
 	var buf bytes.Buffer
 	require.NoError(t, r.WriteMarkdown(&buf))
@@ -128,7 +129,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| cold start | 5 ms | ≤ 1.5× | pass | `make bench` |",
 		"| size | 13 MB | ≤ 12 MB | **miss** | `make build` |",
 		`| hello\|world | 4 ms | — |  | ` + "`make bench` |",
-		"- a note",
+		"## Findings\n\n- a finding\n\n## Method\n\n- a note\n",
 	} {
 		assert.Contains(t, got, want)
 	}

@@ -67,13 +67,14 @@ func Median(ds []time.Duration) time.Duration {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// Report is a run's outcome: the machine, when, the figures and free-form
-// notes on method.
+// Report is a run's outcome: the machine, when, the figures, what was found
+// and free-form notes on method.
 type Report struct {
-	Machine Machine
-	When    time.Time
-	Figures []Figure
-	Notes   []string
+	Machine  Machine
+	When     time.Time
+	Figures  []Figure
+	Findings []string
+	Notes    []string
 }
 
 // Failed returns the figures that miss their target.
@@ -106,6 +107,12 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 			mark = "**miss**"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | `%s` |\n", cell(f.Name), cell(f.Value), cell(f.Target), mark, cell(f.Command))
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString("\n## Findings\n\n")
+		for _, f := range r.Findings {
+			b.WriteString("- " + f + "\n")
+		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n## Method\n\n")

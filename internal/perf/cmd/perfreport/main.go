@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pwreset/pwreset/internal/config"
 	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/perf"
 )
@@ -44,6 +45,7 @@ func main() {
 	flag.IntVar(&o.targets, "targets", 1000, "targets of the batch")
 	flag.Float64Var(&o.rate, "rate", 100, "rate limit of each API in the batch, calls per second")
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency of every API call in the batch")
+	flag.Float64Var(&o.stressRate, "stress-rate", 50, "rate limit of each API in a second batch whose demand far exceeds it (0 skips it)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -75,7 +77,7 @@ func main() {
 type options struct {
 	out                         string
 	starts, sequential, targets int
-	rate                        float64
+	rate, stressRate            float64
 	latency                     time.Duration
 }
 
@@ -175,6 +177,23 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 	add(perf.Figure{Name: "peak RSS of the function during the batch", Value: mb(b.PeakRSS), Target: "≤ " + mb(maxPeakRSSBytes),
 		Pass: b.PeakRSS <= maxPeakRSSBytes, Command: reproduce})
 
+	if o.stressRate > 0 {
+		log.Printf("stress batch: %d targets at %.0f calls/s per API, %s latency", o.targets, o.stressRate, o.latency)
+		b, err := perf.Batch(ctx, perf.BatchConfig{Binary: bins["main"], Targets: o.targets, PerAPI: o.stressRate, Latency: o.latency})
+		if err != nil {
+			return r, err
+		}
+		name := fmt.Sprintf("overload batch of %d at %.0f calls/s per API", o.targets, o.stressRate)
+		add(perf.Figure{Name: name + ": wall (floor " + sec(b.Floor) + ")",
+			Value: fmt.Sprintf("%s = %.0f%% of the rate limit", sec(b.Wall), 100*b.Throughput()), Target: fmt.Sprintf("≥ %.0f%%", 100*minThroughput),
+			Pass: b.Throughput() >= minThroughput, Command: reproduce})
+		share := float64(b.Throttled) / float64(max(b.Calls, 1))
+		add(perf.Figure{Name: name + ": failed targets, throttled answers",
+			Value:  fmt.Sprintf("%d failed; %d of %d calls throttled (%.1f%%)", b.Targets-b.Rotated, b.Throttled, b.Calls, 100*share),
+			Target: "0 failed, ≤ 10% throttled", Pass: b.Rotated == b.Targets && share <= 0.10, Command: reproduce})
+	}
+
+	r.Findings = findings
 	r.Notes = notes(o)
 	return r, nil
 }
@@ -208,6 +227,14 @@ func coldStarts(ctx context.Context, main, hello string, n int) (time.Duration, 
 	return perf.Median(ds[0]), perf.Median(ds[1]), nil
 }
 
+// findings are what the measurements showed and what was changed for them.
+var findings = []string{
+	"Cold start: pwreset first measured 1.76× the hello-world. `GODEBUG=inittrace=1` showed most of the difference in package init of internal/config, internal/reset and internal/aliyun: compiling their validation regexps (bounded repetitions such as `{0,255}` compile to large programs). They are now compiled on first use (`sync.OnceValue`); the rest of the gap is the SDKs' own init (encoding/gob via mxj, json-iterator, encoding/xml) and the larger binary. `main` itself (config.Load, app.New) takes about 0.1 ms and makes no network call.",
+	"Cost per rotation: the Alibaba Cloud SDK dominates. In a CPU and allocation profile of `BenchmarkRotation/CloudInOtherProcess`, darabonba-openapi's `DoRequest` (request building, ACS3 signing, JSON and map conversions) holds about 70% of the allocated bytes, and its nonce generator's `runtime.Stack` call (to read a goroutine id) about 8% of the CPU. pwreset's own handler costs about 20 µs per invocation.",
+	"Round trips and connections: the happy path of a target whose secret exists is exactly stage, reset and promote; one transport shared by all clients and invocations keeps one connection per endpoint alive across invocations.",
+	"Batch under rate limits: without pacing, a 1000-target batch at 50 calls/s per API (demand about 2.7× CloudSSO's limit) failed 8 targets that drew MAX_ATTEMPTS throttles in a row, with 23% of all calls throttled. internal/reset now paces each service's calls once it throttles (AIMD on the rate, one pacer per service, so KMS's successes do not hide CloudSSO's throttling), on top of the per-call backoff with full jitter.",
+}
+
 func notes(o options) []string {
 	return []string{
 		"Builds: both binaries as `make build` builds the function (`CGO_ENABLED=0 go build -trimpath -ldflags \"-s -w\"`), for this machine.",
@@ -216,6 +243,7 @@ func notes(o options) []string {
 		"Handler overhead: `BenchmarkHandler/HTTP` — an HTTP trigger event decoded, a no-op rotator, the answer shaped and JSON-encoded as the runtime SDK would.",
 		fmt.Sprintf("Round trips, connections and process CPU: the real binary under the emulated runtime API serves %d sequential single-target invocations; the cloud counts its API calls and the TCP connections each endpoint accepted; CPU is utime+stime of the function process from /proc (10 ms ticks, so read it over many invocations).", o.sequential),
 		fmt.Sprintf("Batch: the real binary rotates %d CloudSSO users once unthrottled (so that every secret exists), then again with each API limited to %.0f calls/s (token buckets: KMS at %.0f/s for its two APIs on the happy path, PutSecretValue and UpdateSecretVersionStage; CloudSSO at %.0f/s for ResetUserPassword) and %s of latency on every call. The buckets start full (one second's worth of calls), so the floor is (targets − rate·1 s) ÷ rate: the first second's targets pass at once, the rest at the rate. Wall time runs from the runtime handing the batch over to the response. Peak RSS is the function process's VmHWM.", o.targets, o.rate, 2*o.rate, o.rate, o.latency),
+		fmt.Sprintf("Overload batch: the same at %.0f calls/s per API, where %d targets in flight (MAX_IN_FLIGHT's default) would send several times what CloudSSO grants: a throttled service's calls are paced (internal/reset's pacer: AIMD on the rate, one pacer per service) on top of each call's backoff with full jitter, so that the share of throttled answers stays small and no target spends its attempts.", o.stressRate, config.DefaultMaxInFlight),
 	}
 }
 
