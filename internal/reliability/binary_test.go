@@ -149,7 +149,8 @@ func requireSignedByRole(tb testing.TB, c *testCloud) {
 // then hold the password in effect, one password must have been applied,
 // and a fresh rotation must succeed.
 func TestKilledAfterEachCall(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the other tests: the soak that follows reports
+	// this matrix's figures. Its cells run in parallel.
 	for _, pc := range protocolCalls {
 		t.Run(pc.action+"/Converges", func(t *testing.T) {
 			t.Parallel()

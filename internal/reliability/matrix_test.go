@@ -113,7 +113,8 @@ const maxTries = 6
 // rotation with a new key succeeds. The column where the process dies after
 // the call is TestKilledAfterEachCall.
 func TestFaultMatrix(t *testing.T) {
-	t.Parallel()
+	// Not parallel with the other tests: the soak that follows reports
+	// this matrix's figures. Its cells run in parallel.
 	for _, pc := range protocolCalls {
 		for _, fl := range faults {
 			t.Run(pc.action+"/"+fl.name+"/Converges", func(t *testing.T) {

@@ -21,11 +21,14 @@ type Report struct {
 	// "latency", "drop-before-apply", "drop-after-apply").
 	FaultsInjected map[string]int `json:"faultsInjected"`
 	// FaultsHit counts the cloud calls a fault actually changed, by kind.
-	FaultsHit      map[string]int `json:"faultsHit"`
-	CloudCalls     int            `json:"cloudCalls"`
-	PasswordsLost  int            `json:"passwordsLost"`  // targets whose ACSCurrent does not hold the password in effect
-	ExtraPasswords int            `json:"extraPasswords"` // passwords applied to a target beyond one per rotation
-	Leaks          int            `json:"leaks"`          // outputs holding an accepted password
+	FaultsHit     map[string]int `json:"faultsHit"`
+	CloudCalls    int            `json:"cloudCalls"`
+	PasswordsLost int            `json:"passwordsLost"` // targets whose ACSCurrent does not hold the password in effect
+	// Abandoned counts rotations whose caller gave up after a failure;
+	// each may have applied a password the account's next rotation replaced.
+	Abandoned      int `json:"abandoned"`
+	ExtraPasswords int `json:"extraPasswords"` // passwords applied beyond one per finished rotation
+	Leaks          int `json:"leaks"`          // outputs holding an accepted password
 	// MatrixCells and MatrixPassed count the fault matrix's cells.
 	MatrixCells  int    `json:"matrixCells"`
 	MatrixPassed int    `json:"matrixPassed"`
@@ -59,7 +62,8 @@ func (r Report) Markdown() string {
 		{"cloud calls", fmt.Sprint(r.CloudCalls)},
 		{"fault matrix cells passed", fmt.Sprintf("%d of %d", r.MatrixPassed, r.MatrixCells)},
 		{"**passwords lost**", fmt.Sprintf("**%d**", r.PasswordsLost)},
-		{"passwords applied beyond one per rotation", fmt.Sprint(r.ExtraPasswords)},
+		{"rotations abandoned by their caller", fmt.Sprint(r.Abandoned)},
+		{"passwords applied beyond one per finished rotation (at most one per abandoned one)", fmt.Sprint(r.ExtraPasswords)},
 		{"**passwords leaked**", fmt.Sprintf("**%d**", r.Leaks)},
 	}
 	for _, row := range rows {
