@@ -48,7 +48,7 @@ func FuzzLoad(f *testing.F) {
 			if !read[ce.Variable] && !strings.HasPrefix(ce.Variable, "ALIBABA_CLOUD_") && !strings.HasPrefix(ce.Variable, "FC_") {
 				t.Fatalf("error names %s, which Load did not read", ce.Variable)
 			}
-			if len(endpoint) >= 8 && strings.Contains(err.Error(), endpoint) {
+			if len(endpoint) >= 8 && strings.Contains(err.Error(), endpoint) && !quotedElsewhere(endpoint, prefix, length, exclude, dirs, orgs, region, level) {
 				t.Fatalf("error quotes an endpoint")
 			}
 			return
@@ -57,4 +57,15 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("Load accepted a configuration the rotator refuses: %v", err)
 		}
 	})
+}
+
+// quotedElsewhere reports whether endpoint occurs in another variable's value,
+// which Load may quote: then finding it in the error proves nothing.
+func quotedElsewhere(endpoint string, others ...string) bool {
+	for _, v := range others {
+		if strings.Contains(v, endpoint) {
+			return true
+		}
+	}
+	return false
 }
