@@ -22,16 +22,19 @@ const (
 	paceBurst = 8
 	// paceForget is how long after the last cut the pacer stops pacing, so
 	// that a throttling long past does not slow a later batch.
-	paceForget = 30 * time.Second
+	paceForget = 10 * time.Second
 )
 
 // pacer spaces the calls to one service while it throttles: client-side
-// pacing with AIMD on the rate, as AWS's "adaptive" retry mode does. Calls
-// go unpaced until a call is throttled while at least paceBurst calls
-// started in the last second; then they are paced at paceCut times the
-// rate they were sent at. Each further throttled answer cuts the pace again
-// by paceCut (once per round: an answer to a call sent before the latest
-// cut does not cut again, as it was sent at the old pace), and each other
+// pacing with AIMD on the rate, as AWS's "adaptive" retry mode does. Only
+// a throttled answer to a call sent while other calls to the service were
+// in flight counts: a lone call's throttling is not this instance's
+// crowding, and its own backoff spaces its retries. Calls go unpaced until
+// such an answer comes while at least paceBurst calls started in the last
+// second; then they are paced at paceCut times the rate they were sent at.
+// Each further such answer cuts the pace again by paceCut (once per round:
+// an answer to a call sent before the latest cut does not cut again, as it
+// was sent at the old pace), and each other
 // answer raises it by paceGain/rate, so the pace climbs back by about
 // paceGain calls per second every second. paceForget after the last cut,
 // calls go unpaced again.
@@ -50,6 +53,7 @@ type pacer struct {
 	next    time.Time // when paced: the earliest start of the next call
 	cuts    uint64    // cuts so far; a call remembers the count it started under
 	lastCut time.Time
+	flying  int         // calls sent and not yet answered
 	starts  []time.Time // of the calls of the last second, oldest first
 }
 
@@ -60,24 +64,32 @@ func newPacer(c Clock) *pacer { return &pacer{clock: c} }
 // ctx's error (context.DeadlineExceeded) without calling.
 func (p *pacer) do(ctx context.Context, call func() error) error {
 	deadline, _ := ctx.Deadline()
-	round, wait, ok := p.schedule(deadline)
+	tk, wait, ok := p.schedule(deadline)
 	if !ok {
 		return context.DeadlineExceeded
 	}
 	if wait > 0 {
 		if err := p.clock.Sleep(ctx, wait); err != nil {
+			p.answered(tk, false, false)
 			return err
 		}
 	}
 	err := call()
-	p.answered(round, ErrorCodeOf(err) == EThrottled)
+	p.answered(tk, true, ErrorCodeOf(err) == EThrottled)
 	return err
 }
 
-// schedule books the next call's start and returns its round and how long
+// ticket is a booked call: the round it starts in, and whether other calls
+// were in flight when it was booked.
+type ticket struct {
+	round   uint64
+	crowded bool
+}
+
+// schedule books the next call's start and returns its ticket and how long
 // it must wait for it; ok is false, and nothing booked, if the start would
-// fall after deadline (when not zero).
-func (p *pacer) schedule(deadline time.Time) (round uint64, wait time.Duration, ok bool) {
+// fall after deadline (when not zero). A booked call must be answered.
+func (p *pacer) schedule(deadline time.Time) (tk ticket, wait time.Duration, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
@@ -88,7 +100,7 @@ func (p *pacer) schedule(deadline time.Time) (round uint64, wait time.Duration, 
 	if p.rate > 0 && p.next.After(start) {
 		start = p.next
 		if !deadline.IsZero() && !start.Before(deadline) {
-			return 0, 0, false
+			return ticket{}, 0, false
 		}
 	}
 	if p.rate > 0 {
@@ -99,15 +111,20 @@ func (p *pacer) schedule(deadline time.Time) (round uint64, wait time.Duration, 
 		i++
 	}
 	p.starts = append(p.starts[i:], start)
-	return p.cuts, start.Sub(now), true
+	tk = ticket{round: p.cuts, crowded: p.flying > 0}
+	p.flying++
+	return tk, start.Sub(now), true
 }
 
-// answered adapts the pace to the answer of a call begun in round.
-func (p *pacer) answered(round uint64, throttled bool) {
+// answered ends the call booked with tk and, if it was sent (not cancelled
+// while waiting for its turn), adapts the pace to its answer.
+func (p *pacer) answered(tk ticket, sent, throttled bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flying--
 	switch {
-	case throttled && round == p.cuts:
+	case !sent:
+	case throttled && tk.crowded && tk.round == p.cuts:
 		rate := p.rate
 		if rate == 0 {
 			if len(p.starts) < paceBurst {

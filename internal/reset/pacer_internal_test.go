@@ -56,13 +56,14 @@ func newTestPacer() (*pacer, *stepClock) {
 }
 
 // burst books n calls at the current instant, as MaxInFlight targets
-// starting together would, and returns their rounds.
-func burst(p *pacer, n int) []uint64 {
-	rounds := make([]uint64, n)
-	for i := range rounds {
-		rounds[i], _, _ = p.schedule(time.Time{})
+// starting together would, and returns their tickets; they stay in flight
+// until answered. All but the first are crowded.
+func burst(p *pacer, n int) []ticket {
+	tks := make([]ticket, n)
+	for i := range tks {
+		tks[i], _, _ = p.schedule(time.Time{})
 	}
-	return rounds
+	return tks
 }
 
 func TestPacer(t *testing.T) {
@@ -75,19 +76,26 @@ func TestPacer(t *testing.T) {
 		assert.Zero(t, p.pace())
 		assert.Empty(t, c.slept())
 	})
-	t.Run("OK_FewRetriesDoNotPace", func(t *testing.T) {
-		// A single target's retries are spaced by its own backoff.
+	t.Run("OK_LoneCallsDoNotPace", func(t *testing.T) {
+		// One call at a time (a single target's retries, invocations one
+		// after the other) is spaced by its own backoff, however fast.
 		p, c := newTestPacer()
-		for range paceBurst - 1 {
+		for range 4 * paceBurst {
 			assert.ErrorIs(t, p.do(t.Context(), func() error { return errThrottled }), errThrottled)
 		}
 		assert.Zero(t, p.pace())
 		assert.Empty(t, c.slept())
 	})
+	t.Run("OK_SmallBurstDoesNotPace", func(t *testing.T) {
+		p, _ := newTestPacer()
+		tks := burst(p, paceBurst-1)
+		p.answered(tks[1], true, true)
+		assert.Zero(t, p.pace())
+	})
 	t.Run("OK_ThrottledBurstPacesBelowItsRate", func(t *testing.T) {
 		p, c := newTestPacer()
-		rounds := burst(p, 20)
-		p.answered(rounds[0], true)
+		tks := burst(p, 20)
+		p.answered(tks[1], true, true)
 		require.InDelta(t, 20*paceCut, p.pace(), 1e-9, "20 calls in the last second, cut by paceCut")
 		// The first paced call starts at once; each later one waits one gap
 		// of the pace at which the call before it was booked.
@@ -104,44 +112,44 @@ func TestPacer(t *testing.T) {
 	})
 	t.Run("OK_OneCutPerRound", func(t *testing.T) {
 		p, _ := newTestPacer()
-		rounds := burst(p, 10)
-		for _, r := range rounds {
-			p.answered(r, true)
+		tks := burst(p, 10)
+		for _, tk := range tks {
+			p.answered(tk, true, true)
 		}
 		assert.InDelta(t, 10*paceCut, p.pace(), 1e-9, "calls sent before the cut must not cut again")
-		r, _, _ := p.schedule(time.Time{})
-		p.answered(r, true)
+		after := burst(p, 2)
+		p.answered(after[1], true, true)
 		assert.InDelta(t, 10*paceCut*paceCut, p.pace(), 1e-9, "a call sent after the cut cuts again")
 	})
 	t.Run("OK_GainClimbsBack", func(t *testing.T) {
 		p, _ := newTestPacer()
-		rounds := burst(p, 10)
-		p.answered(rounds[0], true)
+		tks := burst(p, 10)
+		p.answered(tks[1], true, true)
 		before := p.pace()
-		p.answered(rounds[1], false)
+		p.answered(tks[2], true, false)
 		assert.InDelta(t, before+paceGain/before, p.pace(), 1e-9)
 	})
 	t.Run("OK_NeverBelowMinimum", func(t *testing.T) {
 		p, _ := newTestPacer()
-		burst(p, paceBurst)
+		burst(p, paceBurst) // left in flight: every later call is crowded
 		for range 100 {
-			r, _, _ := p.schedule(time.Time{})
-			p.answered(r, true)
+			tk, _, _ := p.schedule(time.Time{})
+			p.answered(tk, true, true)
 		}
 		assert.Equal(t, float64(paceMin), p.pace())
 	})
 	t.Run("OK_ForgetsLongAfterTheLastCut", func(t *testing.T) {
 		p, c := newTestPacer()
-		rounds := burst(p, 10)
-		p.answered(rounds[0], true)
+		tks := burst(p, 10)
+		p.answered(tks[1], true, true)
 		c.advance(paceForget)
 		require.NoError(t, p.do(t.Context(), ok))
 		assert.Zero(t, p.pace())
 	})
 	t.Run("ErrTurnAfterDeadline", func(t *testing.T) {
 		p, c := newTestPacer()
-		rounds := burst(p, 10)
-		p.answered(rounds[0], true)
+		tks := burst(p, 10)
+		p.answered(tks[1], true, true)
 		burst(p, 5) // book the next half second
 		ctx, cancel := context.WithDeadline(t.Context(), c.Now().Add(100*time.Millisecond))
 		defer cancel()
@@ -153,8 +161,8 @@ func TestPacer(t *testing.T) {
 	})
 	t.Run("ErrCancelledWhileWaiting", func(t *testing.T) {
 		p, _ := newTestPacer()
-		rounds := burst(p, 10)
-		p.answered(rounds[0], true)
+		tks := burst(p, 10)
+		p.answered(tks[1], true, true)
 		burst(p, 1)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
