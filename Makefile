@@ -42,9 +42,9 @@ package: build ## Zip the binary, named as the handler, into dist/pwreset.zip.
 	@echo "wrote $(PACKAGE)"
 
 .PHONY: test
-test: lint ## Vet, check formatting, run every test, then a short fuzz run.
-	$(GO) test -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+test: lint ## Vet, check formatting, a short fuzz run, then every test.
 	@$(MAKE) --no-print-directory fuzz
+	$(GO) test -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (0 skips).
