@@ -40,9 +40,9 @@ func TestNewConfig(t *testing.T) {
 		{name: "ErrBaaSNoHost", cfg: aliyun.Config{RegionID: "cn-hangzhou", BaaSEndpoint: "http://"}, wantField: "BAAS_ENDPOINT"},
 		{name: "ErrBaaSEmptyPort", cfg: aliyun.Config{RegionID: "cn-hangzhou", BaaSEndpoint: "127.0.0.1:"}, wantField: "BAAS_ENDPOINT"},
 		{name: "ErrKeyID", cfg: aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "key id with spaces"}, wantField: "KMS_ENCRYPTION_KEY_ID"},
-		{name: "ErrConnectTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ConnectTimeout: -time.Second}, wantField: "CONNECT_TIMEOUT"},
-		{name: "ErrReadTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ReadTimeout: -time.Second}, wantField: "READ_TIMEOUT"},
-		{name: "ErrSignatureAlgorithm", cfg: aliyun.Config{RegionID: "cn-hangzhou", SignatureAlgorithm: "v1"}, wantField: "SIGNATURE_ALGORITHM"},
+		{name: "ErrConnectTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ConnectTimeout: -time.Second}, wantField: "ConnectTimeout"},
+		{name: "ErrReadTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ReadTimeout: -time.Second}, wantField: "ReadTimeout"},
+		{name: "ErrSignatureAlgorithm", cfg: aliyun.Config{RegionID: "cn-hangzhou", SignatureAlgorithm: "v1"}, wantField: "SignatureAlgorithm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

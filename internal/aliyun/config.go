@@ -29,12 +29,14 @@ type Config struct {
 	// KMSEncryptionKeyID (KMS_ENCRYPTION_KEY_ID) is the CMK that encrypts new
 	// secrets; empty leaves KMS's default key.
 	KMSEncryptionKeyID string
-	// ConnectTimeout (CONNECT_TIMEOUT) bounds dialing and the TLS handshake;
-	// ReadTimeout (READ_TIMEOUT) bounds the wait for an answer. A call never
-	// outlives its context either. Zero takes 5s and 10s, the SDKs' defaults.
+	// ConnectTimeout bounds dialing and the TLS handshake; ReadTimeout
+	// bounds the wait for an answer. A call never outlives its context
+	// either. Zero takes 5s and 10s, the SDKs' defaults. These and
+	// SignatureAlgorithm are not read from the environment: the defaults
+	// suit Function Compute, and tests set them through app.WithAliyunConfig.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration
-	// SignatureAlgorithm (SIGNATURE_ALGORITHM): "" signs with the SDK's
+	// SignatureAlgorithm: "" signs with the SDK's
 	// default, ACS3-HMAC-SHA256 (V3); "v2" signs the old RPC way (HMAC-SHA1).
 	SignatureAlgorithm string
 	// DefaultCredentials, when set, replaces credentials-go's default chain,
@@ -128,20 +130,20 @@ func (cfg *Config) validate() (endpoints, error) {
 	}
 	switch {
 	case cfg.ConnectTimeout < 0:
-		return eps, reset.FieldError("CONNECT_TIMEOUT", "must not be negative")
+		return eps, reset.FieldError("ConnectTimeout", "must not be negative")
 	case cfg.ConnectTimeout == 0:
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	switch {
 	case cfg.ReadTimeout < 0:
-		return eps, reset.FieldError("READ_TIMEOUT", "must not be negative")
+		return eps, reset.FieldError("ReadTimeout", "must not be negative")
 	case cfg.ReadTimeout == 0:
 		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	switch cfg.SignatureAlgorithm {
 	case "", "v2":
 	default:
-		return eps, reset.FieldError("SIGNATURE_ALGORITHM", `must be empty (ACS3-HMAC-SHA256) or "v2"`)
+		return eps, reset.FieldError("SignatureAlgorithm", `must be empty (ACS3-HMAC-SHA256) or "v2"`)
 	}
 	return eps, nil
 }

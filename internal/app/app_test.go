@@ -99,7 +99,7 @@ func TestNewErrors(t *testing.T) {
 		variable string
 	}{
 		{"ErrNoRegion", config.Config{SecretNamePrefix: "pwreset/", PasswordLength: 24}, nil, "ALIBABA_CLOUD_REGION_ID"},
-		{"ErrAliyunEdit", local, []app.Option{app.WithAliyunConfig(func(c *aliyun.Config) { c.SignatureAlgorithm = "v9" })}, "SIGNATURE_ALGORITHM"},
+		{"ErrAliyunEdit", local, []app.Option{app.WithAliyunConfig(func(c *aliyun.Config) { c.SignatureAlgorithm = "v9" })}, "SignatureAlgorithm"},
 		{"ErrPasswordLength", func() config.Config { c := local; c.PasswordLength = 99; return c }(), nil, "PASSWORD_LENGTH"},
 	}
 	for _, tt := range tests {
