@@ -13,8 +13,8 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// Config configures the clients. Each field's error names the environment
-// variable main reads it from.
+// Config configures the clients. A bad field's error names the environment
+// variable main reads it from, or the field where no variable sets it.
 type Config struct {
 	// RegionID (ALIBABA_CLOUD_REGION_ID) picks the public endpoints of the
 	// services whose endpoint is not set. Required unless all three are set.
