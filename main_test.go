@@ -93,13 +93,25 @@ func TestRunBadConfiguration(t *testing.T) {
 			}
 
 			for i := 0; i < 3; i++ {
-				out, err := invoke(MustContext(t), httpEvent(t, `{"target":"fabric"}`))
+				// An event (here a direct invocation) fails with a
+				// PermanentError...
+				out, err := invoke(MustContext(t), []byte(`{"target":"fabric"}`))
 				assert.Nil(t, out)
 				var perm *handler.PermanentError
 				require.True(t, errors.As(err, &perm), "got %T, want *handler.PermanentError", err)
 				assert.Equal(t, handler.CodeFunctionMisconfigured, perm.Code)
 				for _, w := range tt.want {
 					assert.Contains(t, perm.Message, w)
+				}
+				// ...and an HTTP request gets a 500 that says the same.
+				out, err = invoke(MustContext(t), httpEvent(t, `{"target":"fabric"}`))
+				require.NoError(t, err)
+				resp, ok := out.(*handler.HTTPResponse)
+				require.True(t, ok, "got %T, want *handler.HTTPResponse", out)
+				assert.Equal(t, 500, resp.StatusCode)
+				assert.Contains(t, resp.Body, string(handler.CodeFunctionMisconfigured))
+				for _, w := range tt.want {
+					assert.Contains(t, resp.Body, w)
 				}
 			}
 			assert.Len(t, logLines(t, stdout), 1, "invocations do not log the configuration error again")

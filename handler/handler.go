@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -47,8 +48,9 @@ func New(r Rotator, logger *slog.Logger) *Handler {
 	return &Handler{rotator: r, logger: orDiscard(logger)}
 }
 
-// NewMisconfigured returns a Handler that fails every invocation with a
-// PermanentError (CodeFunctionMisconfigured) quoting cause, which must name
+// NewMisconfigured returns a Handler that fails every invocation, quoting
+// cause under CodeFunctionMisconfigured: an HTTP request with a 500, an
+// event with a PermanentError. cause must name
 // the variable at fault and the rule it breaks and hold no secret. A
 // function deployed with a bad configuration thus answers each caller with
 // the reason, where exiting would only make Function Compute restart it in a
@@ -101,12 +103,6 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err
 			})
 		}
 	}
-	if h.broken != nil {
-		return nil, &PermanentError{
-			Code:    CodeFunctionMisconfigured,
-			Message: truncate("the function's configuration is invalid: "+strings.ReplaceAll(h.broken.Error(), "\n", "; "), maxErrorMessage),
-		}
-	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = h.recovered(ctx, p)
@@ -115,6 +111,9 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err
 
 	var probe eventProbe
 	inv.trigger, err = detect(event, &probe)
+	if h.broken != nil {
+		return h.misconfigured(inv)
+	}
 	if err != nil {
 		ctx = withLogAttrs(ctx, slog.String("requestId", inv.requestID))
 		h.done(ctx, inv, nil, err)
@@ -134,6 +133,20 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err
 	default:
 		return h.direct(ctx, inv, event)
 	}
+}
+
+// misconfigured answers an invocation of a function deployed with a bad
+// configuration: an HTTP caller gets a 500 whose body names the variable,
+// an event a PermanentError (redelivering it cannot help).
+func (h *Handler) misconfigured(inv invocation) (any, error) {
+	e := &PermanentError{
+		Code:    CodeFunctionMisconfigured,
+		Message: truncate("the function's configuration is invalid: "+strings.ReplaceAll(h.broken.Error(), "\n", "; "), maxErrorMessage),
+	}
+	if inv.trigger == TriggerHTTP {
+		return httpResponse(http.StatusInternalServerError, Response{RequestID: inv.requestID, Error: &ErrorBody{Code: e.Code, Message: e.Message}}, nil), nil
+	}
+	return nil, e
 }
 
 // recovered turns a panic into a RetryableError. The panic's value is

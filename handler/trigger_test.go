@@ -180,8 +180,20 @@ func TestCredentials(t *testing.T) {
 func TestMisconfigured(t *testing.T) {
 	cause := errors.Join(errors.New("PASSWORD_LENGTH: must be an integer from 8 to 32, got \"64\""), errors.New("LOG_LEVEL: must be one of ..."))
 	h := handler.NewMisconfigured(cause, nil)
+	t.Run("ErrHTTP500", func(t *testing.T) {
+		out, err := h.Invoke(MustContext(t), MustJSON(t, httpEvent(cloudssoBody, nil)))
+		require.NoError(t, err)
+		resp, ok := out.(*handler.HTTPResponse)
+		require.True(t, ok, "got %T, want *handler.HTTPResponse", out)
+		assert.Equal(t, 500, resp.StatusCode)
+		var body handler.Response
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &body))
+		require.NotNil(t, body.Error)
+		assert.Equal(t, handler.CodeFunctionMisconfigured, body.Error.Code)
+		assert.Contains(t, body.Error.Message, `PASSWORD_LENGTH: must be an integer from 8 to 32`)
+		assert.Empty(t, body.Results)
+	})
 	for name, ev := range map[string]any{
-		"ErrHTTP":        httpEvent(cloudssoBody, nil),
 		"ErrEventBridge": cloudEvent("evt-1", cloudssoBody),
 		"ErrTimer":       timerEvent("t", "2025-06-01T02:00:00Z", cloudssoBody),
 	} {
