@@ -89,6 +89,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	// The whole of the function's output, not only the lines shown above.
+	fmt.Fprintln(stdout)
+	d.check(!stack.ContainsPassword(stack.Output.String()), "no password in anything the function printed (%d lines)", strings.Count(stack.Output.String(), "\n"))
 	fmt.Fprintf(stdout, "\n%d events sent, %d checks passed, %d failed.\n", len(files), d.passed, d.failed)
 	if d.failed > 0 {
 		return fmt.Errorf("%d of %d: %w", d.failed, d.passed+d.failed, errChecksFailed)

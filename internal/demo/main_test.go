@@ -38,6 +38,7 @@ func TestRun(t *testing.T) {
 		assert.Contains(t, text, "ACSCurrent")
 		assert.Contains(t, text, "FC Invoke Start RequestId: demo-01-")
 		assert.NotContains(t, text, "FAILED")
+		assert.Contains(t, text, "check: no password in anything the function printed")
 		files, err := filepath.Glob("../../events/*.json")
 		require.NoError(t, err)
 		assert.Equal(t, len(files), strings.Count(text, "\n== "), "one section per sample event")
