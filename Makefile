@@ -20,7 +20,7 @@ TEST_TIMEOUT ?= 9m
 # deadline exceeded", and no failing input, when a duration runs out while a
 # worker is busy (go.dev/issue/75804, fixed in Go 1.27); a count sets no
 # deadline to race.
-FUZZTIME ?= 10000x
+FUZZTIME ?= 30000x
 # The event file under events/ that `make invoke` sends.
 EVENT    ?= http-cloudsso.json
 
