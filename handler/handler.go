@@ -414,7 +414,9 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 		if worst == "" || rank(code) > rank(worst) {
 			worst = code
 		}
-		failures = append(failures, fmt.Sprintf("event %d (id %q): %s", i, ev.ID, msg))
+		// By position, not id: an id is the caller's text, which an error
+		// never quotes (the failure destination keeps the whole event).
+		failures = append(failures, fmt.Sprintf("event %d: %s", i, msg))
 	}
 	if worst != "" {
 		err := functionError(worst, fmt.Sprintf("%d of %d events failed: %s", len(failures), len(events), strings.Join(failures, "; ")))
