@@ -139,6 +139,10 @@ func genericCode(a *APIError) reset.ErrorCode {
 		return reset.EThrottled
 	case a.StatusCode >= 500:
 		return reset.EUpstream
+	case c == "InvalidSecurityToken.Expired":
+		// The function role's STS token ran out mid-invocation: not the
+		// caller's fault, and a redelivery brings fresh credentials.
+		return reset.EUnavailable
 	case strings.HasPrefix(c, "InvalidAccessKeyId"), strings.HasPrefix(c, "SignatureDoesNotMatch"),
 		strings.HasPrefix(c, "InvalidSecurityToken"), strings.HasPrefix(c, "IncompleteSignature"),
 		strings.HasPrefix(c, "SignatureNonceUsed"), strings.Contains(c, "NoPermission"),

@@ -65,7 +65,7 @@ func TestCloudSSOResetPassword(t *testing.T) {
 		{name: "ErrUserNotFound", target: ssoTarget(dirID, "u-00nosuchuser", false), want: reset.ENotFound},
 		{name: "ErrSSOLogonEnabled", target: ssoTarget(ssoDirID, ssoUserID, false), want: reset.EConflict},
 		{name: "ErrPasswordPolicy", target: ssoTarget(dirID, userID, false), weak: true, want: reset.EInvalid},
-		{name: "ErrExpiredToken", target: ssoTarget(dirID, userID, false), want: reset.EForbidden,
+		{name: "ErrExpiredToken", target: ssoTarget(dirID, userID, false), want: reset.EUnavailable,
 			ctx: func(t *testing.T) context.Context {
 				return reset.WithCredentials(context.Background(), expiredCreds(t))
 			}},

@@ -46,7 +46,8 @@ func TestCredentials(t *testing.T) {
 		require.Error(t, a.Err)
 		msg := a.Err.Error()
 		assert.Contains(t, msg, "InvalidSecurityToken.Expired", "the message says the token expired")
-		assert.Contains(t, msg, "Forbidden", "classified as the role's fault, not an outage")
+		var retry *handler.RetryableError
+		assert.True(t, errors.As(a.Err, &retry), "got %T: a redelivery brings fresh role credentials, so it is retryable", a.Err)
 		for _, secret := range []string{expired.AccessKeySecret, expired.SecurityToken} {
 			assert.NotContains(t, msg, secret)
 			assert.NotContains(t, f.logs.String(), secret)
