@@ -253,20 +253,14 @@ func dataType(p map[string]string) (string, *apiError) {
 }
 
 func (c *Cloud) createSecret(p map[string]string) (map[string]any, *apiError) {
-	name, data, vid := p["SecretName"], p["SecretData"], p["VersionId"]
+	name := p["SecretName"]
 	switch {
 	case name == "":
 		return nil, errMissing("SecretName")
-	case data == "":
-		return nil, errMissing("SecretData")
-	case vid == "":
-		return nil, errMissing("VersionId")
 	case !secretNameRE.MatchString(name):
 		return nil, errInvalid("SecretName")
-	case !versionIDRE.MatchString(vid):
-		return nil, errInvalid("VersionId")
 	}
-	dt, aerr := dataType(p)
+	vid, data, dt, aerr := versionParams(p)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -288,6 +282,26 @@ func (c *Cloud) createSecret(p map[string]string) (map[string]any, *apiError) {
 		"Arn": c.arn(name), "SecretName": name, "SecretType": "Generic", "VersionId": vid,
 		"AutomaticRotation": "Disabled",
 	}, nil
+}
+
+// versionParams reads and checks the parameters of a new version, which
+// CreateSecret and PutSecretValue share: VersionId, SecretData and
+// SecretDataType.
+func versionParams(p map[string]string) (vid, data, dt string, _ *apiError) {
+	vid, data = p["VersionId"], p["SecretData"]
+	switch {
+	case vid == "":
+		return "", "", "", errMissing("VersionId")
+	case data == "":
+		return "", "", "", errMissing("SecretData")
+	case !versionIDRE.MatchString(vid):
+		return "", "", "", errInvalid("VersionId")
+	}
+	dt, aerr := dataType(p)
+	if aerr != nil {
+		return "", "", "", aerr
+	}
+	return vid, data, dt, nil
 }
 
 // parseStages reads PutSecretValue's VersionStages, a JSON array of names.
@@ -318,16 +332,7 @@ func (c *Cloud) putSecretValue(p map[string]string) (map[string]any, *apiError) 
 	if aerr != nil {
 		return nil, aerr
 	}
-	vid, data := p["VersionId"], p["SecretData"]
-	switch {
-	case vid == "":
-		return nil, errMissing("VersionId")
-	case data == "":
-		return nil, errMissing("SecretData")
-	case !versionIDRE.MatchString(vid):
-		return nil, errInvalid("VersionId")
-	}
-	dt, aerr := dataType(p)
+	vid, data, dt, aerr := versionParams(p)
 	if aerr != nil {
 		return nil, aerr
 	}
