@@ -145,6 +145,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:               l.logLevel(EnvLogLevel),
 	}
 	c.RegionID = l.region(c)
+	l.password(&c)
 	l.noSDKDebug(EnvDebug)
 	if len(l.errs) > 0 {
 		return Config{}, errors.Join(l.errs...)
@@ -288,11 +289,20 @@ func (l *loader) exclude(name string) string {
 			return ""
 		}
 	}
-	if err := (reset.PasswordPolicy{Exclude: v}).Validate(); err != nil {
-		l.fail(name, "%s", ruleOf(err))
-		return ""
-	}
 	return v
+}
+
+// password checks PASSWORD_LENGTH and PASSWORD_EXCLUDE together: each class
+// keeps a character, and the passwords they give have at least
+// reset.MinPasswordEntropyBits. The error names the variable reset blames
+// (PASSWORD_EXCLUDE when it is set) and its rule names both.
+func (l *loader) password(c *Config) {
+	err := (reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude}).Validate()
+	var re *reset.Error
+	if errors.As(err, &re) {
+		l.fail(re.Field, "%s", ruleOf(err))
+		c.PasswordExclude = ""
+	}
 }
 
 // list splits a comma-separated allow-list. Empty entries (a trailing comma)

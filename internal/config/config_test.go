@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/config"
+	"github.com/pwreset/pwreset/internal/reset"
 )
 
 // env returns a getenv over a map, failing the test when Load reads a
@@ -128,6 +129,10 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrPasswordLengthTooLong", with("PASSWORD_LENGTH", "33"), "PASSWORD_LENGTH", "integer from 8 to 32"},
 		{"ErrPasswordExcludeAllDigits", with("PASSWORD_EXCLUDE", "0123456789"), "PASSWORD_EXCLUDE", "digit"},
 		{"ErrPasswordExcludeNotPrintable", with("PASSWORD_EXCLUDE", "a\tb"), "PASSWORD_EXCLUDE", "printable ASCII"},
+		{"ErrPasswordEntropyLength", with("PASSWORD_LENGTH", "12"), "PASSWORD_LENGTH", "PASSWORD_LENGTH 12 and PASSWORD_EXCLUDE leaving 75 characters, a generated password has 66.2 bits of entropy, fewer than the 100 required"},
+		{"ErrPasswordEntropyExclude", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "PASSWORD_LENGTH": "24",
+			"PASSWORD_EXCLUDE": reset.PasswordUpper[1:] + reset.PasswordLower[1:] + reset.PasswordDigits[1:] + reset.PasswordSpecial[1:]},
+			"PASSWORD_EXCLUDE", "PASSWORD_LENGTH 24 and PASSWORD_EXCLUDE leaving 4 characters, a generated password has 40.0 bits of entropy, fewer than the 100 required"},
 		{"ErrPrefixTraversal", with("SECRET_NAME_PREFIX", "a/../b/"), "SECRET_NAME_PREFIX", ".."},
 		{"ErrPrefixLeadingSlash", with("SECRET_NAME_PREFIX", "/pw/"), "SECRET_NAME_PREFIX", "not start with"},
 		{"ErrPrefixSpace", with("SECRET_NAME_PREFIX", "pw reset/"), "SECRET_NAME_PREFIX", "characters"},

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -27,9 +28,14 @@ const (
 	PasswordSpecial = "!#$()*-.:?@^_"
 )
 
+// MinPasswordEntropyBits is the least entropy a generated password may have:
+// a policy whose length and alphabet give fewer bits is refused.
+const MinPasswordEntropyBits = 100
+
 // Validate checks the policy: Length is 0 (meaning DefaultPasswordLength) or
-// 8 to 32, and Exclude leaves at least one character in each class. Its error
-// is an EInvalid *Error whose Field names the configuration variable.
+// 8 to 32, Exclude leaves at least one character in each class, and the
+// two together give at least MinPasswordEntropyBits (see EntropyBits). Its
+// error is an EInvalid *Error whose Field names the configuration variable.
 func (p PasswordPolicy) Validate() error {
 	if p.Length != 0 && (p.Length < MinPasswordLength || p.Length > MaxPasswordLength) {
 		return FieldError("PASSWORD_LENGTH", "must be %d to %d, got %d", MinPasswordLength, MaxPasswordLength, p.Length)
@@ -39,7 +45,63 @@ func (p PasswordPolicy) Validate() error {
 			return FieldError("PASSWORD_EXCLUDE", "excludes every %s character", c.name)
 		}
 	}
+	if bits := p.EntropyBits(); bits < MinPasswordEntropyBits {
+		field, fixes := "PASSWORD_LENGTH", []string{}
+		if n := p.lengthFor(MinPasswordEntropyBits); n <= MaxPasswordLength {
+			fixes = append(fixes, fmt.Sprintf("set PASSWORD_LENGTH to at least %d", n))
+		}
+		if p.Exclude != "" {
+			field = "PASSWORD_EXCLUDE"
+			fixes = append(fixes, "exclude fewer characters")
+		}
+		fix := strings.Join(fixes, ", or ")
+		return FieldError(field, "with PASSWORD_LENGTH %d and PASSWORD_EXCLUDE leaving %d characters, a generated password has %.1f bits of entropy, fewer than the %d required: %s",
+			p.length(), len(p.alphabet()), math.Floor(bits*10)/10, MinPasswordEntropyBits, fix)
+	}
 	return nil
+}
+
+// EntropyBits returns a lower bound of the entropy of one generated password,
+// in bits: the generator draws one character from each class (sizes n1…n4)
+// and the other L−4 from the whole alphabet of N, then shuffles them. Any
+// one output can come from at most L! of the L!·n1·n2·n3·n4·N^(L−4) equally
+// likely draws, so no password has a probability above
+// 1/(n1·n2·n3·n4·N^(L−4)): the min-entropy, and so the entropy, is at
+// least Σlog2(ni) + (L−4)·log2(N). It counts the required characters at
+// their class's size, never the alphabet's, which is what keeps it
+// conservative.
+func (p PasswordPolicy) EntropyBits() float64 {
+	bits := float64(p.length()-len(passwordClasses)) * math.Log2(float64(len(p.alphabet())))
+	for _, c := range passwordClasses {
+		bits += math.Log2(float64(len(without(c.chars, p.Exclude))))
+	}
+	return bits
+}
+
+// lengthFor returns the shortest length whose EntropyBits reach bits with
+// p's alphabet, or MaxPasswordLength+1 when none does.
+func (p PasswordPolicy) lengthFor(bits float64) int {
+	for n := MinPasswordLength; n <= MaxPasswordLength; n++ {
+		if (PasswordPolicy{Length: n, Exclude: p.Exclude}).EntropyBits() >= bits {
+			return n
+		}
+	}
+	return MaxPasswordLength + 1
+}
+
+func (p PasswordPolicy) length() int {
+	if p.Length == 0 {
+		return DefaultPasswordLength
+	}
+	return p.Length
+}
+
+func (p PasswordPolicy) alphabet() string {
+	var all string
+	for _, c := range passwordClasses {
+		all += without(c.chars, p.Exclude)
+	}
+	return all
 }
 
 var passwordClasses = []struct{ name, chars string }{

@@ -2,6 +2,7 @@ package reset_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -19,9 +20,12 @@ func TestPasswordPolicyValidate(t *testing.T) {
 		field  string // "" for OK
 	}{
 		{"OKDefault", reset.PasswordPolicy{}, ""},
-		{"OKShortest", reset.PasswordPolicy{Length: 8}, ""},
+		{"OKShortestWithEnoughEntropy", reset.PasswordPolicy{Length: 18}, ""},
 		{"OKLongest", reset.PasswordPolicy{Length: 32}, ""},
-		{"OKExcludeLookAlikes", reset.PasswordPolicy{Length: 16, Exclude: "Il1O0o"}, ""},
+		{"OKExcludeLookAlikes", reset.PasswordPolicy{Length: 20, Exclude: "Il1O0o"}, ""},
+		{"ErrEntropyCloudSSOMinimum", reset.PasswordPolicy{Length: 8}, "PASSWORD_LENGTH"},
+		{"ErrEntropyOneShort", reset.PasswordPolicy{Length: 17}, "PASSWORD_LENGTH"},
+		{"ErrEntropyExcludeLookAlikes", reset.PasswordPolicy{Length: 16, Exclude: "Il1O0o"}, "PASSWORD_EXCLUDE"},
 		{"OKExcludeAllButOneSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial[1:]}, ""},
 		{"ErrTooShort", reset.PasswordPolicy{Length: 7}, "PASSWORD_LENGTH"},
 		{"ErrTooLong", reset.PasswordPolicy{Length: 33}, "PASSWORD_LENGTH"},
@@ -42,6 +46,42 @@ func TestPasswordPolicyValidate(t *testing.T) {
 			require.ErrorAs(t, err, &rerr)
 			assert.Equal(t, reset.EInvalid, rerr.Code)
 			assert.Equal(t, tc.field, rerr.Field)
+		})
+	}
+}
+
+// TestPasswordEntropy checks the bound against figures worked by hand and
+// that the refusal names both variables, the bits and the minimum.
+func TestPasswordEntropy(t *testing.T) {
+	oneOfEach := reset.PasswordUpper[1:] + reset.PasswordLower[1:] + reset.PasswordDigits[1:] + reset.PasswordSpecial[1:]
+	cases := []struct {
+		name   string
+		policy reset.PasswordPolicy
+		bits   float64
+		msg    []string // parts of the refusal; none for an accepted policy
+	}{
+		// 20 draws from 75 characters, then one from each of 26, 26, 10, 13.
+		{"Default", reset.PasswordPolicy{}, 20*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13), nil},
+		{"Shortest", reset.PasswordPolicy{Length: 18}, 14*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13), nil},
+		{"OneTooShort", reset.PasswordPolicy{Length: 17}, 13*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13),
+			[]string{"PASSWORD_LENGTH 17", "PASSWORD_EXCLUDE leaving 75 characters", "97.3 bits", "the 100 required: set PASSWORD_LENGTH to at least 18"}},
+		// One character per class left: the class draws add nothing, 4 choices for the rest.
+		{"ExcludeAlmostAll", reset.PasswordPolicy{Length: 32, Exclude: oneOfEach}, 28 * 2,
+			[]string{"PASSWORD_LENGTH 32", "PASSWORD_EXCLUDE leaving 4 characters", "56.0 bits", "the 100 required", ": exclude fewer characters"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.InDelta(t, tc.bits, tc.policy.EntropyBits(), 1e-9)
+			err := tc.policy.Validate()
+			if tc.msg == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, part := range tc.msg {
+				assert.Contains(t, err.Error(), part)
+			}
+			assert.NotContains(t, reset.ErrorMessageOf(err), "PASSWORD_LENGTH to at least 33")
 		})
 	}
 }
@@ -74,7 +114,8 @@ func MustGenerator(tb testing.TB, p reset.PasswordPolicy, seed byte) *reset.Pass
 }
 
 func TestGenerateMeetsCloudSSORules(t *testing.T) {
-	for length := reset.MinPasswordLength; length <= reset.MaxPasswordLength; length++ {
+	// 18 is the shortest length with MinPasswordEntropyBits (TestPasswordEntropy).
+	for length := 18; length <= reset.MaxPasswordLength; length++ {
 		g := MustGenerator(t, reset.PasswordPolicy{Length: length}, byte(length))
 		for range 200 {
 			pw, err := g.Generate()
@@ -100,7 +141,7 @@ func TestGenerateDefaultLength(t *testing.T) {
 
 func TestGenerateHonoursExclude(t *testing.T) {
 	const exclude = "Il1O0o|" + "!#$()*-.:?@^" // leaves "_" as the only special
-	g := MustGenerator(t, reset.PasswordPolicy{Length: 8, Exclude: exclude}, 7)
+	g := MustGenerator(t, reset.PasswordPolicy{Length: 24, Exclude: exclude}, 7)
 	for range 500 {
 		pw, err := g.Generate()
 		require.NoError(t, err)
@@ -113,7 +154,7 @@ func TestGenerateHonoursExclude(t *testing.T) {
 // that every allowed character is used about equally often and that the
 // required classes land in every position.
 func TestGenerateDistribution(t *testing.T) {
-	const length, n = 16, 20000
+	const length, n = 20, 20000
 	g := MustGenerator(t, reset.PasswordPolicy{Length: length}, 42)
 	alphabet := reset.PasswordUpper + reset.PasswordLower + reset.PasswordDigits + reset.PasswordSpecial
 	counts := map[rune]int{}
@@ -128,8 +169,8 @@ func TestGenerateDistribution(t *testing.T) {
 			}
 		}
 	}
-	// Each password has 12 uniform draws plus one of each class, so a
-	// character of a class of size k is expected 12n/|alphabet| + n/k times.
+	// Each password has 16 uniform draws plus one of each class, so a
+	// character of a class of size k is expected 16n/|alphabet| + n/k times.
 	draws := float64((length - 4) * n)
 	classes := []string{reset.PasswordUpper, reset.PasswordLower, reset.PasswordDigits, reset.PasswordSpecial}
 	for _, class := range classes {
@@ -151,7 +192,7 @@ func TestGenerateDistribution(t *testing.T) {
 }
 
 func TestGenerateDiffers(t *testing.T) {
-	g := MustGenerator(t, reset.PasswordPolicy{Length: 8}, 1)
+	g := MustGenerator(t, reset.PasswordPolicy{Length: 18}, 1)
 	seen := map[string]bool{}
 	for range 1000 {
 		pw, err := g.Generate()
