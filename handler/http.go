@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/pwreset/pwreset/internal/reset"
@@ -74,6 +75,21 @@ func readHTTP(ev HTTPEvent, requestID string) ([]byte, string, *httpError) {
 	if m := ev.RequestContext.HTTP.Method; m != http.MethodPost {
 		return nil, "", &httpError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
 	}
+	if name, ok := firstQueryParameter(ev.QueryParameters); ok {
+		// Like an unknown body field: a parameter pwreset ignored could have
+		// meant something to the caller (?dryRun=true would rotate for real).
+		return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter,
+			"query parameter " + name + ": is not known: pwreset takes no query parameter (dryRun goes in the body)"}
+	}
+	for _, name := range headersRead {
+		if n := count(ev.Headers, name); n > 1 {
+			// The event's headers are a JSON object: names that differ only in
+			// case are different keys, and which one lookup finds would depend
+			// on map order.
+			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter,
+				fmt.Sprintf("%s: the header is given %d times, with names that differ only in case: it is ambiguous; send it once", name, n)}
+		}
+	}
 	if ct := header(ev.Headers, "Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		switch {
@@ -139,6 +155,37 @@ func httpResponse(status int, resp Response, extra map[string]string) *HTTPRespo
 		headers[k] = v
 	}
 	return &HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
+}
+
+// headersRead are the request headers pwreset reads: each may be given once.
+var headersRead = []string{"Content-Type", IdempotencyKeyHeader}
+
+// count returns how many header names match name case-insensitively.
+func count(headers map[string]string, name string) int {
+	n := 0
+	for k := range headers {
+		if strings.EqualFold(k, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstQueryParameter returns the alphabetically first query parameter's
+// name, shown only if it looks like a name (it may be a pasted value).
+func firstQueryParameter(params map[string]string) (string, bool) {
+	if len(params) == 0 {
+		return "", false
+	}
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if reFieldName.MatchString(names[0]) {
+		return names[0], true
+	}
+	return "(a parameter whose name is not shown)", true
 }
 
 // header returns the value of a header, matched case-insensitively.

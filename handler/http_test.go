@@ -150,6 +150,14 @@ func TestHTTPRejected(t *testing.T) {
 		{"ErrIdempotencyKeyEmpty", httpEvent(cloudssoBody, map[string]string{"idempotency-key": ""}), 400, handler.CodeInvalidParameter, "Idempotency-Key: is required"},
 		{"ErrIdempotencyKeyTooLong", httpEvent(cloudssoBody, map[string]string{"Idempotency-Key": strings.Repeat("k", 257)}), 400, handler.CodeInvalidParameter, "Idempotency-Key: must be at most 256"},
 		{"ErrIdempotencyKeyUnicode", httpEvent(cloudssoBody, map[string]string{"Idempotency-Key": "ключ"}), 400, handler.CodeInvalidParameter, "Idempotency-Key"},
+		{"ErrIdempotencyKeyTwoCases", httpEvent(cloudssoBody, map[string]string{"idempotency-key": "a", "IDEMPOTENCY-KEY": "b"}), 400, handler.CodeInvalidParameter,
+			"Idempotency-Key: the header is given 2 times, with names that differ only in case: it is ambiguous"},
+		{"ErrContentTypeTwoCases", httpEvent(cloudssoBody, map[string]string{"Content-Type": "application/json", "content-type": "text/plain"}), 400, handler.CodeInvalidParameter,
+			"Content-Type: the header is given 2 times"},
+		{"ErrQueryDryRun", query(httpEvent(cloudssoBody, nil), map[string]string{"dryRun": "true"}), 400, handler.CodeInvalidParameter,
+			"query parameter dryRun: is not known: pwreset takes no query parameter (dryRun goes in the body)"},
+		{"ErrQueryFirstNamed", query(httpEvent(cloudssoBody, nil), map[string]string{"zeta": "1", "alpha": ""}), 400, handler.CodeInvalidParameter, "query parameter alpha: is not known"},
+		{"ErrQueryNameNotShown", query(httpEvent(cloudssoBody, nil), map[string]string{"Hunter2!Hunter2!": ""}), 400, handler.CodeInvalidParameter, "query parameter (a parameter whose name is not shown)"},
 		{"ErrBodyEmpty", httpEvent("", nil), 400, handler.CodeInvalidParameter, "body: is empty"},
 		{"ErrBodyNotJSON", httpEvent("target=cloudsso", nil), 400, handler.CodeInvalidParameter, "body: is not valid JSON (at byte 2)"},
 		{"ErrBodyTruncated", httpEvent(`{"target":"cloudsso",`, nil), 400, handler.CodeInvalidParameter, "body: is not valid JSON"},
@@ -198,6 +206,11 @@ func TestHTTPRejected(t *testing.T) {
 
 func method(ev handler.HTTPEvent, m string) handler.HTTPEvent {
 	ev.RequestContext.HTTP.Method = m
+	return ev
+}
+
+func query(ev handler.HTTPEvent, params map[string]string) handler.HTTPEvent {
+	ev.QueryParameters = params
 	return ev
 }
 
