@@ -120,6 +120,13 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err
 		return nil, err
 	}
 	ctx = withLogAttrs(ctx, slog.String("requestId", inv.requestID), slog.String("trigger", string(inv.trigger)))
+	if inv.trigger != TriggerHTTP && len(event) > MaxEventBytes {
+		err := &PermanentError{Code: CodeInvalidParameter, Message: fmt.Sprintf(
+			"event: is %d bytes, more than the %d an asynchronous invocation of Function Compute carries, so an EventBridge or timer trigger cannot deliver it: "+
+				"split the batch into several events, or send it to the HTTP trigger (up to %d bytes)", len(event), MaxEventBytes, MaxBodyBytes)}
+		h.done(ctx, inv, nil, err)
+		return nil, err
+	}
 	switch inv.trigger {
 	case TriggerHTTP:
 		return h.serveHTTP(ctx, inv, event), nil
@@ -235,6 +242,11 @@ func (h *Handler) rotate(ctx context.Context, raw []byte, where, key string) ([]
 	if err != nil {
 		return nil, err
 	}
+	return h.run(ctx, req, key)
+}
+
+// run has the Rotator carry out a decoded request under key.
+func (h *Handler) run(ctx context.Context, req Request, key string) ([]Result, error) {
 	results, err := h.rotator.Rotate(ctx, req.resetRequest(key))
 	if err != nil {
 		var re *reset.Error
@@ -361,8 +373,22 @@ func (h *Handler) cloudEvent(ctx context.Context, inv invocation, event json.Raw
 
 // cloudEventResults rotates the request of one CloudEvent under its id.
 func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Result, error) {
+	req, err := cloudEventRequest(ev)
+	if err != nil {
+		return nil, err
+	}
+	return h.run(withEventAttrs(ctx, ev), req, ev.ID)
+}
+
+func withEventAttrs(ctx context.Context, ev CloudEvent) context.Context {
+	return withLogAttrs(ctx, slog.String("idempotencyKey", ev.ID), slog.String("eventId", ev.ID))
+}
+
+// cloudEventRequest checks one CloudEvent's id and decodes the request in
+// its data.
+func cloudEventRequest(ev CloudEvent) (Request, error) {
 	if rule := checkKey(ev.ID); rule != "" {
-		return nil, reset.FieldError("id", "%s", rule)
+		return Request{}, reset.FieldError("id", "%s", rule)
 	}
 	data := []byte(ev.Data)
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '"' {
@@ -370,31 +396,42 @@ func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Resul
 		// as a JSON string.
 		var s string
 		if err := json.Unmarshal(trimmed, &s); err != nil {
-			return nil, reset.FieldError("data", "%s", jsonProblem(err))
+			return Request{}, reset.FieldError("data", "%s", jsonProblem(err))
 		}
 		data = []byte(s)
 	} else if bytes.Equal(trimmed, []byte("null")) {
 		data = nil
 	}
-	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", ev.ID), slog.String("eventId", ev.ID))
-	return h.rotate(ctx, data, "data", ev.ID)
+	return decodeRequest(data, "data")
 }
 
 // eventStream answers the event-streaming form of EventBridge: an array of
-// CloudEvents, each its own request under its own id. The events are
-// handled one after another, each to the end, and the answer is one
-// Response holding every event's results; if any event failed, the function
-// error names each failure, and is retryable when any of them is (a
-// redelivery replays the events that succeeded).
+// CloudEvents, each its own request under its own id. The array is read one
+// event at a time and refused as a whole, before any cloud call, once it
+// holds more than MaxStreamEvents events or its requests more than
+// reset.MaxTargets targets in all. The events are then handled one after
+// another, each to the end, and the answer is one Response holding every
+// event's results; if any event failed, the function error names each
+// failure, and is retryable when any of them is (a redelivery replays the
+// events that succeeded).
 func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.RawMessage) (any, error) {
-	var events []CloudEvent
-	if err := json.Unmarshal(event, &events); err != nil {
-		err = &PermanentError{Code: CodeInvalidParameter, Message: "event: " + jsonProblem(err)}
+	events, err := decodeStream(event)
+	if err != nil {
 		h.done(ctx, inv, nil, err)
 		return nil, err
 	}
-	if len(events) == 0 {
-		err := &PermanentError{Code: CodeInvalidParameter, Message: "event: the array holds no event"}
+	reqs := make([]Request, len(events))
+	errs := make([]error, len(events))
+	total := 0
+	for i, ev := range events {
+		if reqs[i], errs[i] = cloudEventRequest(ev); errs[i] == nil {
+			total += max(len(reqs[i].Targets), 1)
+		}
+	}
+	if total > reset.MaxTargets {
+		err := &PermanentError{Code: CodeInvalidParameter, Message: fmt.Sprintf(
+			"event: its %d events name %d targets in all, more than the %d one invocation handles: lower the trigger's batch push messages, or put fewer targets in each event",
+			len(events), total, reset.MaxTargets)}
 		h.done(ctx, inv, nil, err)
 		return nil, err
 	}
@@ -402,7 +439,11 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 	var worst reset.ErrorCode
 	var failures []string
 	for i, ev := range events {
-		results, err := h.cloudEventResults(ctx, ev)
+		var results []Result
+		err := errs[i]
+		if err == nil {
+			results, err = h.run(withEventAttrs(ctx, ev), reqs[i], ev.ID)
+		}
 		all = append(all, results...)
 		code, msg := reset.ErrorCodeOf(err), reset.ErrorMessageOf(err)
 		if err == nil {
@@ -425,6 +466,42 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 	}
 	h.done(ctx, inv, all, nil)
 	return &Response{RequestID: inv.requestID, Results: all}, nil
+}
+
+// decodeStream reads an array of CloudEvents one at a time, stopping at the
+// first past MaxStreamEvents, so that a long array of tiny events is refused
+// having decoded no more than the limit.
+func decodeStream(event json.RawMessage) ([]CloudEvent, error) {
+	invalid := func(err error) error {
+		return &PermanentError{Code: CodeInvalidParameter, Message: "event: " + jsonProblem(err)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(event))
+	if _, err := dec.Token(); err != nil { // the '[' detect saw
+		return nil, invalid(err)
+	}
+	var events []CloudEvent
+	for dec.More() {
+		if len(events) == MaxStreamEvents {
+			return nil, &PermanentError{Code: CodeInvalidParameter, Message: fmt.Sprintf(
+				"event: the array holds more than %d events, more than one invocation handles: set the trigger's batch push messages to at most %d",
+				MaxStreamEvents, MaxStreamEvents)}
+		}
+		var ev CloudEvent
+		if err := dec.Decode(&ev); err != nil {
+			return nil, invalid(err)
+		}
+		events = append(events, ev)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, invalid(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &PermanentError{Code: CodeInvalidParameter, Message: "event: holds data after the array"}
+	}
+	if len(events) == 0 {
+		return nil, &PermanentError{Code: CodeInvalidParameter, Message: "event: the array holds no event"}
+	}
+	return events, nil
 }
 
 // timer answers a timer trigger. Its key is the trigger's name and time, so

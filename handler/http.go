@@ -15,7 +15,10 @@ import (
 )
 
 // MaxBodyBytes bounds an HTTP request's body, decoded: a request of
-// reset.MaxTargets targets fits, and nothing much larger is read.
+// reset.MaxTargets targets fits, and nothing much larger is read. The HTTP
+// trigger invokes synchronously, for which Function Compute takes up to
+// 32 MB (see limits.go), so this bound is pwreset's own and the body
+// reaches the function to be refused with 413.
 const MaxBodyBytes = 256 << 10
 
 // IdempotencyKeyHeader is the HTTP header that carries the caller's
@@ -126,7 +129,7 @@ func readHTTP(ev HTTPEvent, requestID string) ([]byte, string, *httpError) {
 }
 
 func tooLarge() *httpError {
-	return &httpError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body: must be at most %d bytes", MaxBodyBytes)}
+	return &httpError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body: must be at most %d bytes: split the batch into several requests", MaxBodyBytes)}
 }
 
 func (h *Handler) httpFail(ctx context.Context, inv invocation, requestID string, e httpError) *HTTPResponse {
