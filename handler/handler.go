@@ -249,13 +249,6 @@ func (h *Handler) rotate(ctx context.Context, raw []byte, where, key string) ([]
 func (h *Handler) run(ctx context.Context, req Request, key string) ([]Result, error) {
 	results, err := h.rotator.Rotate(ctx, req.resetRequest(key))
 	if err != nil {
-		var re *reset.Error
-		if !errors.As(err, &re) {
-			// Unclassified: callers see "internal error"; the cause is
-			// logged here for the operator (adapters and the rotator keep
-			// passwords out of every error's text).
-			h.logger.LogAttrs(ctx, slog.LevelError, "rotation failed", slog.String("cause", err.Error()))
-		}
 		return nil, err
 	}
 	out := make([]Result, len(results))
@@ -263,6 +256,18 @@ func (h *Handler) run(ctx context.Context, req Request, key string) ([]Result, e
 		out[i] = resultOf(r)
 	}
 	return out, nil
+}
+
+// unclassified returns the log attribute of an error that is not a
+// *reset.Error: callers see only "internal error", and the invocation's log
+// line gives the operator the cause (adapters and the rotator keep
+// passwords out of every error's text).
+func unclassified(err error) []slog.Attr {
+	var re *reset.Error
+	if err == nil || errors.As(err, &re) {
+		return nil
+	}
+	return []slog.Attr{slog.String("cause", err.Error())}
 }
 
 // failed reports whether a result is a failure, and its error.
@@ -365,19 +370,26 @@ func (h *Handler) cloudEvent(ctx context.Context, inv invocation, event json.Raw
 		h.done(ctx, inv, nil, err)
 		return nil, err
 	}
+	if checkKey(ev.ID) == "" {
+		// The invocation's line and its targets' carry the key; an id that
+		// breaks the rules is not logged (it is the caller's text).
+		ctx = withEventAttrs(ctx, ev)
+	}
 	results, err := h.cloudEventResults(ctx, ev)
+	cause := unclassified(err)
 	resp, err := eventAnswer(inv.requestID, results, err)
-	h.done(ctx, inv, results, err)
+	h.done(ctx, inv, results, err, cause...)
 	return resp, err
 }
 
-// cloudEventResults rotates the request of one CloudEvent under its id.
+// cloudEventResults rotates the request of one CloudEvent under its id;
+// ctx carries the event's log attributes.
 func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Result, error) {
 	req, err := cloudEventRequest(ev)
 	if err != nil {
 		return nil, err
 	}
-	return h.run(withEventAttrs(ctx, ev), req, ev.ID)
+	return h.run(ctx, req, ev.ID)
 }
 
 func withEventAttrs(ctx context.Context, ev CloudEvent) context.Context {
@@ -437,12 +449,15 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 	}
 	var all []Result
 	var worst reset.ErrorCode
-	var failures []string
+	var failures, causes []string
 	for i, ev := range events {
 		var results []Result
 		err := errs[i]
 		if err == nil {
 			results, err = h.run(withEventAttrs(ctx, ev), reqs[i], ev.ID)
+		}
+		for _, a := range unclassified(err) {
+			causes = append(causes, fmt.Sprintf("event %d: %s", i, a.Value.String()))
 		}
 		all = append(all, results...)
 		code, msg := reset.ErrorCodeOf(err), reset.ErrorMessageOf(err)
@@ -461,7 +476,11 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 	}
 	if worst != "" {
 		err := functionError(worst, fmt.Sprintf("%d of %d events failed: %s", len(failures), len(events), strings.Join(failures, "; ")))
-		h.done(ctx, inv, all, err)
+		var cause []slog.Attr
+		if len(causes) > 0 {
+			cause = []slog.Attr{slog.String("cause", strings.Join(causes, "; "))}
+		}
+		h.done(ctx, inv, all, err, cause...)
 		return nil, err
 	}
 	h.done(ctx, inv, all, nil)
@@ -523,11 +542,12 @@ func (h *Handler) timer(ctx context.Context, inv invocation, event json.RawMessa
 		if rule := checkKey(key); rule != "" {
 			return nil, reset.FieldError("triggerName", `and triggerTime: their key "name/time" %s`, rule)
 		}
-		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", key))
+		ctx = withLogAttrs(ctx, slog.String("idempotencyKey", key)) // the invocation's line too
 		return h.rotate(ctx, []byte(ev.Payload), "payload", key)
 	}()
+	cause := unclassified(err)
 	resp, err := eventAnswer(inv.requestID, results, err)
-	h.done(ctx, inv, results, err)
+	h.done(ctx, inv, results, err, cause...)
 	return resp, err
 }
 
@@ -539,28 +559,41 @@ func (h *Handler) direct(ctx context.Context, inv invocation, event json.RawMess
 		if rule := checkKey(inv.requestID); rule != "" {
 			return nil, reset.Errorf(reset.EInternal, "the invocation's request id, its idempotency key, %s", rule)
 		}
-		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", inv.requestID))
+		ctx = withLogAttrs(ctx, slog.String("idempotencyKey", inv.requestID)) // the invocation's line too
 		return h.rotate(ctx, event, "event", inv.requestID)
 	}()
+	cause := unclassified(err)
 	resp, err := eventAnswer(inv.requestID, results, err)
-	h.done(ctx, inv, results, err)
+	h.done(ctx, inv, results, err, cause...)
 	return resp, err
 }
 
-// done logs the invocation's outcome: one line, with each target's ids,
-// secret name, version id and status, never a password.
+// done logs the invocation's outcome: its one line (each target has its
+// own, from the Rotator), with how many targets it named and how many
+// failed, never a password. A failure of any kind, a failed target or a
+// function error, is logged at error level, so that LOG_LEVEL=error shows
+// every failure; success is info.
 func (h *Handler) done(ctx context.Context, inv invocation, results []Result, err error, extra ...slog.Attr) {
 	level := slog.LevelInfo
 	attrs := append([]slog.Attr{
 		slog.String("outcome", "ok"),
 		slog.Int("retryCount", inv.retryCount),
-		slog.Duration("duration", time.Since(inv.start)),
+		slog.Int64("durationMs", time.Since(inv.start).Milliseconds()),
 	}, extra...)
 	if inv.region != "" {
 		attrs = append(attrs, slog.String("region", inv.region))
 	}
+	if len(results) > 0 {
+		failed := 0
+		for _, r := range results {
+			if r.Error != nil {
+				failed++
+			}
+		}
+		attrs = append(attrs, slog.Int("targetCount", len(results)), slog.Int("failedCount", failed))
+	}
 	if err != nil {
-		level = slog.LevelWarn
+		level = slog.LevelError
 		attrs[0] = slog.String("outcome", "failed")
 		attrs = append(attrs, slog.String("error", err.Error()))
 		var perm *PermanentError
@@ -568,28 +601,5 @@ func (h *Handler) done(ctx context.Context, inv invocation, results []Result, er
 			attrs = append(attrs, slog.Bool("retryable", true))
 		}
 	}
-	if len(results) > 0 {
-		attrs = append(attrs, slog.Any("targets", logTargets(results)))
-	}
 	h.logger.LogAttrs(ctx, level, "invocation", attrs...)
-}
-
-// logTarget is a Result as logged.
-type logTarget struct {
-	Target     string       `json:"target"`
-	SecretName string       `json:"secretName,omitempty"`
-	VersionID  string       `json:"versionId,omitempty"`
-	Status     reset.Status `json:"status"`
-	Code       ErrorCode    `json:"code,omitempty"`
-}
-
-func logTargets(results []Result) []logTarget {
-	out := make([]logTarget, len(results))
-	for i, r := range results {
-		out[i] = logTarget{Target: targetKey(r), SecretName: r.SecretName, VersionID: r.VersionID, Status: r.Status}
-		if r.Error != nil {
-			out[i].Code = r.Error.Code
-		}
-	}
-	return out
 }

@@ -69,7 +69,7 @@ func (h *Handler) serveHTTP(ctx context.Context, inv invocation, event json.RawM
 		resp.Error = &ErrorBody{Code: APICode(kind), Message: truncate(msg, maxErrorMessage)}
 		logErr = functionError(kind, msg)
 	}
-	h.done(ctx, inv, results, logErr, slog.Int("status", status))
+	h.done(ctx, inv, results, logErr, append(unclassified(err), slog.Int("status", status))...)
 	return httpResponse(status, resp, nil)
 }
 

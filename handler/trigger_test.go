@@ -225,22 +225,19 @@ func TestPanicRecovered(t *testing.T) {
 }
 
 // TestLog checks the invocation's log line: JSON with the request id,
-// trigger, key, each target's ids, secret and version, the outcome and the
-// duration; and no password, nor the raw body.
+// trigger, key, how many targets and failures, the outcome and the duration
+// in milliseconds; one line per invocation (the Rotator logs each target's
+// own); no password, nor the raw body.
 func TestLog(t *testing.T) {
-	h := MustHandler(t, nil)
+	h := MustHandler(t, &fakeRotator{RotateFn: rotateAll})
 	ev := httpEvent(cloudssoBody, map[string]string{"Idempotency-Key": "ticket-48213"})
 	_, _ = MustHTTP(t, h, ev)
 
+	lines := strings.Split(strings.TrimSpace(h.log.String()), "\n")
+	require.Len(t, lines, 1, "one line per invocation: %s", h.log.String())
 	var line map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(h.log.String()), "\n") {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(l), &m), "every log line is JSON: %s", l)
-		if m["msg"] == "invocation" {
-			line = m
-		}
-	}
-	require.NotNil(t, line, "log: %s", h.log.String())
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &line), "every log line is JSON: %s", lines[0])
+	assert.Equal(t, "invocation", line["msg"])
 	assert.Equal(t, "INFO", line["level"])
 	assert.Equal(t, testRequestID, line["requestId"])
 	assert.Equal(t, "http", line["trigger"])
@@ -249,30 +246,42 @@ func TestLog(t *testing.T) {
 	assert.Equal(t, float64(200), line["status"])
 	assert.Equal(t, float64(1), line["retryCount"])
 	assert.Equal(t, "cn-hangzhou", line["region"])
-	assert.Contains(t, line, "duration")
-	targets, ok := line["targets"].([]any)
-	require.True(t, ok)
-	require.Len(t, targets, 1)
-	assert.Equal(t, map[string]any{
-		"target":     aliceTarget.Key(),
-		"secretName": aliceTarget.SecretName("pwreset/"),
-		"versionId":  reset.VersionID("ticket-48213", aliceTarget),
-		"status":     "rotated",
-	}, targets[0])
+	assert.Equal(t, float64(1), line["targetCount"])
+	assert.Equal(t, float64(0), line["failedCount"])
+	assert.IsType(t, float64(0), line["durationMs"])
+	assert.NotContains(t, line, "duration", "nanoseconds are not logged")
+	assert.NotContains(t, line, "targets", "each target is logged once, by the Rotator")
 	assert.NotContains(t, h.log.String(), `requirePasswordResetForNextLogin`, "the raw body is never logged")
 
-	t.Run("FailureWarns", func(t *testing.T) {
-		h := MustHandler(t, &fakeRotator{RotateFn: func(context.Context, reset.Request) ([]reset.Result, error) {
+	// Every failure is logged at error level, so LOG_LEVEL=error shows it;
+	// an unclassified cause goes into the invocation's one line.
+	failures := []struct {
+		name  string
+		rot   *fakeRotator
+		event any
+		want  []string
+	}{
+		{"UnclassifiedCause", &fakeRotator{RotateFn: func(context.Context, reset.Request) ([]reset.Result, error) {
 			return nil, errors.New("dial tcp 127.0.0.1:1: connection refused")
-		}})
-		_, err := h.Invoke(MustContext(t), MustJSON(t, timerEvent("t", "2025-06-01T02:00:00Z", fabricBody)))
-		require.Error(t, err)
-		log := h.log.String()
-		assert.Contains(t, log, `"msg":"rotation failed"`)
-		assert.Contains(t, log, `"cause":"dial tcp 127.0.0.1:1: connection refused"`, "an unclassified cause is logged for the operator")
-		assert.Contains(t, log, `"outcome":"failed"`)
-		assert.Contains(t, log, `"retryable":true`)
-		assert.Contains(t, log, `"idempotencyKey":"t/2025-06-01T02:00:00Z"`)
-		assert.Contains(t, log, `"level":"WARN"`)
-	})
+		}}, timerEvent("t", "2025-06-01T02:00:00Z", fabricBody),
+			[]string{`"cause":"dial tcp 127.0.0.1:1: connection refused"`, `"retryable":true`, `"idempotencyKey":"t/2025-06-01T02:00:00Z"`}},
+		{"FailedTarget", &fakeRotator{RotateFn: failTargets(map[string]error{aliceTarget.Key(): reset.Errorf(reset.EUpstream, "promote failed after the password was reset")})},
+			cloudEvent("evt-1", cloudssoBody), []string{`"targetCount":1`, `"failedCount":1`, "promote failed after the password was reset", `"idempotencyKey":"evt-1"`}},
+		{"InvalidRequest", nil, cloudEvent("evt-1", `{"target":"x","bogus":1}`), []string{"bogus: is not a known field"}},
+		{"HTTPRefused", nil, httpEvent(cloudssoBody, map[string]string{"Content-Type": "text/plain"}), []string{`"status":415`}},
+	}
+	for _, tt := range failures {
+		t.Run("Error"+tt.name, func(t *testing.T) {
+			h := MustHandler(t, tt.rot)
+			_, _ = h.Invoke(MustContext(t), MustJSON(t, tt.event))
+			lines := strings.Split(strings.TrimSpace(h.log.String()), "\n")
+			require.Len(t, lines, 1, "one line per invocation: %s", h.log.String())
+			assert.Contains(t, lines[0], `"level":"ERROR"`)
+			assert.Contains(t, lines[0], `"msg":"invocation"`)
+			assert.Contains(t, lines[0], `"outcome":"failed"`)
+			for _, w := range tt.want {
+				assert.Contains(t, lines[0], w)
+			}
+		})
+	}
 }

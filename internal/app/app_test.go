@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/aliyun/credentials-go/credentials"
@@ -111,5 +113,50 @@ func TestNewErrors(t *testing.T) {
 			require.True(t, errors.As(err, &re), "got %T, want a *reset.Error in the chain", err)
 			assert.Contains(t, err.Error(), tt.variable)
 		})
+	}
+}
+
+// TestLogLevelErrorShowsFailures: with LOG_LEVEL=error, a promote that
+// fails after the password was reset still shows, in the target's line and
+// the invocation's, against the local cloud through the real SDK clients.
+func TestLogLevelErrorShowsFailures(t *testing.T) {
+	cloud, cfg := MustLocalConfig(t)
+	cfg.LogLevel = slog.LevelError
+	var logs bytes.Buffer
+	h, err := app.New(cfg, app.WithLogger(app.NewLogger(&logs, cfg.LogLevel)), app.WithAliyunConfig(noDefaultCredentials))
+	require.NoError(t, err)
+	cloud.FailNext("UpdateSecretVersionStage", 1, 403, "Forbidden.NoPermission")
+
+	ctx := fccontext.NewContext(context.Background(), &fccontext.FcContext{
+		RequestID: "1-app-log-test",
+		Credentials: fccontext.Credentials{
+			AccessKeyId:     emulator.FixtureFunctionRoleKeyID,
+			AccessKeySecret: "placeholder-function-role-secret-0001",
+			SecurityToken:   "CAISplaceholderFunctionRoleSecurityToken0001",
+		},
+	})
+	event, err := json.Marshal(handler.HTTPEvent{
+		Body:           `{"target":"cloudsso","directoryId":"` + emulator.FixtureDirectoryID + `","userId":"` + emulator.FixtureUserID + `"}`,
+		Headers:        map[string]string{"Content-Type": "application/json", "Idempotency-Key": "app-log-test-1"},
+		RequestContext: handler.HTTPRequestContext{HTTP: handler.HTTPDescription{Method: "POST"}},
+	})
+	require.NoError(t, err)
+	out, err := h.Invoke(ctx, event)
+	require.NoError(t, err)
+	require.NotEqual(t, 200, out.(*handler.HTTPResponse).StatusCode)
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2, "the target's line and the invocation's: %s", logs.String())
+	msgs := map[string]bool{}
+	for _, l := range lines {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		assert.Equal(t, "ERROR", m["level"])
+		msgs[m["msg"].(string)] = true
+	}
+	assert.Equal(t, map[string]bool{"password rotation": true, "invocation": true}, msgs)
+	assert.Contains(t, lines[0], `"status":"failed"`)
+	for _, pw := range cloud.AcceptedPasswords() {
+		assert.NotContains(t, logs.String(), pw)
 	}
 }

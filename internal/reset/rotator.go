@@ -385,8 +385,9 @@ func (r *Rotator) runOne(ctx context.Context, in rotation) Result {
 	return r.finish(ctx, in, start, res)
 }
 
-// finish logs one target's outcome: its ids and where its password is, never
-// the password or the secret data.
+// finish logs one target's outcome, its one line: its ids and where its
+// password is, never the password or the secret data; at error level when
+// the target failed or was skipped, so LOG_LEVEL=error still shows it.
 func (r *Rotator) finish(ctx context.Context, in rotation, start time.Time, res Result) Result {
 	level := slog.LevelInfo
 	attrs := []slog.Attr{
@@ -397,10 +398,10 @@ func (r *Rotator) finish(ctx context.Context, in rotation, start time.Time, res 
 		slog.String("status", string(res.Status)),
 		slog.Bool("resumed", res.Resumed),
 		slog.Bool("dryRun", in.dryRun),
-		slog.Duration("duration", r.clock.Now().Sub(start)),
+		slog.Int64("durationMs", r.clock.Now().Sub(start).Milliseconds()),
 	}
 	if res.Err != nil {
-		level = slog.LevelWarn
+		level = slog.LevelError
 		attrs = append(attrs,
 			slog.String("code", string(ErrorCodeOf(res.Err))),
 			slog.String("error", ErrorMessageOf(res.Err)))

@@ -2,6 +2,7 @@ package reset_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -615,7 +616,36 @@ func TestRotateLogsOneLinePerTarget(t *testing.T) {
 	}
 	assert.Contains(t, lines[0], `"status":"rotated"`)
 	assert.Contains(t, lines[0], `"resumed":false`)
-	assert.Contains(t, lines[0], `"duration"`)
+	assert.Contains(t, lines[0], `"durationMs":`)
+	assert.Contains(t, lines[0], `"level":"INFO"`)
+}
+
+// TestRotateLogsFailuresAtErrorLevel: with LOG_LEVEL=error an operator
+// still sees every failed target, a reset that failed after the password was
+// staged included; successes stay at info.
+func TestRotateLogsFailuresAtErrorLevel(t *testing.T) {
+	e := MustEnv(t, nil)
+	e.Store.Before = func(_ context.Context, op, name, _ string) error {
+		if op == opPromote && name == sso.SecretName("pwreset/") {
+			return errCode(reset.EUpstream) // promote failed after the password was reset
+		}
+		return nil
+	}
+	MustRotate(t, t.Context(), e, req("k1", sso, fab))
+	lines := strings.Split(strings.TrimSpace(e.LogLines.String()), "\n")
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		want := "INFO"
+		if m["status"] == string(reset.StatusFailed) {
+			want = "ERROR"
+		}
+		assert.Equal(t, want, m["level"], l)
+		assert.IsType(t, float64(0), m["durationMs"], "milliseconds, a number")
+		assert.NotContains(t, m, "duration", "nanoseconds are not logged")
+	}
+	assert.Contains(t, e.LogLines.String(), `"status":"failed"`)
 }
 
 func TestSystemClockSleep(t *testing.T) {
