@@ -127,6 +127,7 @@ func TestRunWired(t *testing.T) {
 		"KMS_ENDPOINT":          "http://127.0.0.1:1",
 		"CLOUDSSO_ENDPOINT":     "http://127.0.0.1:1",
 		"BAAS_ENDPOINT":         "http://127.0.0.1:1",
+		"KMS_ENCRYPTION_KEY_ID": "alias/pwreset",
 		"ALLOWED_DIRECTORY_IDS": "d-00fc2p61ab12",
 		"LOG_LEVEL":             "debug",
 	})
