@@ -115,10 +115,11 @@ func classify(service, op string, err error, specific classifyFunc) error {
 	}
 	var code reset.ErrorCode
 	var sentinel error
+	overridden := false
 	if specific != nil {
-		code, sentinel, ok = specific(op, a)
+		code, sentinel, overridden = specific(op, a)
 	}
-	if !ok {
+	if !overridden {
 		code = classOf(a)
 	}
 	var cause error = a

@@ -141,7 +141,7 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrEndpointPort", with("BAAS_ENDPOINT", "baas.example.com:99999"), "BAAS_ENDPOINT", "port"},
 		{"ErrEndpointHost", with("KMS_ENDPOINT", "kms_example.com"), "KMS_ENDPOINT", "host"},
 		{"ErrKeyID", with("KMS_ENCRYPTION_KEY_ID", "key id"), "KMS_ENCRYPTION_KEY_ID", "KMS key id"},
-		{"ErrRegionMissing", map[string]string{"KMS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
+		{"ErrRegionMissing", map[string]string{"CLOUDSSO_ENDPOINT": "http://127.0.0.1:1", "BAAS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
 		{"ErrRegionBad", with("ALIBABA_CLOUD_REGION_ID", "Hangzhou"), "ALIBABA_CLOUD_REGION_ID", "region id"},
 		{"ErrFCRegionBad", map[string]string{"FC_REGION": "x"}, "FC_REGION", "region id"},
 		{"ErrMaxInFlight", with("MAX_IN_FLIGHT", "0"), "MAX_IN_FLIGHT", "integer from 1 to 32"},
