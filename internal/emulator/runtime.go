@@ -324,6 +324,14 @@ func (r *Runtime) wakeLocked() {
 	r.queued = make(chan struct{})
 }
 
+// Running returns how many invocations have been handed to the function and
+// await their outcome: never more than one.
+func (r *Runtime) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
 // PollCount returns how many GET .../next requests have arrived so far.
 func (r *Runtime) PollCount() int {
 	r.mu.Lock()
