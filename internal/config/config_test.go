@@ -106,6 +106,39 @@ func TestLoadIgnoresOtherDebugFlags(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestLoadGoDebug: GODEBUG settings that make Go's HTTP/2 client log are
+// refused; the others (which log nothing) are accepted.
+func TestLoadGoDebug(t *testing.T) {
+	tests := []struct {
+		value   string
+		refused bool
+	}{
+		{"", false},
+		{"http2debug=0", false},
+		{"http2client=0", false},
+		{"netdns=go,tlsrsakex=0,http2server=0", false},
+		{"http2debug=1", true},
+		{"http2debug=2", true},
+		{"netdns=go,http2debug=1", true},
+		{"http2debug=10", true}, // Go matches the substring "http2debug=1"
+		{"http2debug=3", true},
+		{"xhttp2debug=2", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "GODEBUG": tt.value}))
+			if !tt.refused {
+				require.NoError(t, err)
+				return
+			}
+			var ce *config.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "GODEBUG", ce.Variable)
+			assert.Contains(t, ce.Rule, "http2debug")
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}
 	with := func(k, v string) map[string]string {
@@ -124,6 +157,8 @@ func TestLoadErrors(t *testing.T) {
 		rule     string // a part of the rule's text
 	}{
 		{"ErrPasswordLengthNotNumber", with("PASSWORD_LENGTH", "long"), "PASSWORD_LENGTH", "integer from 8 to 32"},
+		{"ErrDebugCredential", with("DEBUG", "credential"), "DEBUG", `"credential"`},
+		{"ErrKMSInstanceID", with("KMS_INSTANCE_ID", "kst 1"), "KMS_INSTANCE_ID", "KMS instance id"},
 		{"ErrPasswordLengthTooShort", with("PASSWORD_LENGTH", "7"), "PASSWORD_LENGTH", "integer from 8 to 32"},
 		{"ErrPasswordLengthTooLong", with("PASSWORD_LENGTH", "33"), "PASSWORD_LENGTH", "integer from 8 to 32"},
 		{"ErrPasswordExcludeAllDigits", with("PASSWORD_EXCLUDE", "0123456789"), "PASSWORD_EXCLUDE", "digit"},
