@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/handler"
+	"github.com/pwreset/pwreset/internal/emulator"
 )
 
 type invokeFunc = func(ctx context.Context, event []byte) (any, error)
@@ -119,6 +120,55 @@ func TestRunBadConfiguration(t *testing.T) {
 	}
 }
 
+// TestRunMisconfiguredCallsNothing: each misconfiguration of endpoints,
+// KMS or debug switches answers every invocation FunctionMisconfigured naming
+// the variable, and no request reaches the (local) cloud, whose endpoints
+// are configured wherever the case does not set its own.
+func TestRunMisconfiguredCallsNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"ErrKMSKeyMissing", map[string]string{"KMS_ENCRYPTION_KEY_ID": ""}, "KMS_ENCRYPTION_KEY_ID: is required"},
+		{"ErrKMSInstance", map[string]string{"KMS_INSTANCE_ID": "instance-1"}, "KMS_INSTANCE_ID: "},
+		{"ErrCloudSSOUndocumented", map[string]string{"CLOUDSSO_ENDPOINT": "cloudsso.cn-hangzhou.aliyuncs.com"}, "CLOUDSSO_ENDPOINT: names a host under aliyuncs.com"},
+		{"ErrBaaSRegional", map[string]string{"BAAS_ENDPOINT": "baas.cn-hangzhou.aliyuncs.com"}, "BAAS_ENDPOINT: names a host under aliyuncs.com"},
+		{"ErrHTTPNotLoopback", map[string]string{"CLOUDSSO_ENDPOINT": "http://cloudsso.cn-shanghai.aliyuncs.com"}, "CLOUDSSO_ENDPOINT: may use http:// only for a loopback host"},
+		{"ErrGODEBUGHTTP2Debug1", map[string]string{"GODEBUG": "http2debug=1"}, "GODEBUG: must not set http2debug"},
+		{"ErrGODEBUGHTTP2Debug2", map[string]string{"GODEBUG": "netdns=go,http2debug=2"}, "GODEBUG: must not set http2debug"},
+		{"ErrDEBUGCredential", map[string]string{"DEBUG": "credential"}, "DEBUG: must not contain \"credential\""},
+		{"ErrDEBUGDara", map[string]string{"DEBUG": "sdk,dara"}, "DEBUG: must not contain \"dara\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cloud := emulator.New(emulator.DefaultFixture())
+			eps, err := cloud.Start()
+			require.NoError(t, err)
+			t.Cleanup(cloud.Close)
+			env := map[string]string{
+				"ALIBABA_CLOUD_REGION_ID": cloud.Region(), "KMS_ENDPOINT": eps.KMS, "CLOUDSSO_ENDPOINT": eps.CloudSSO,
+				"BAAS_ENDPOINT": eps.BaaS, "KMS_ENCRYPTION_KEY_ID": emulator.FixtureKMSKeyID,
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			invoke, _ := MustRun(t, env)
+			for _, event := range []string{
+				`{"target":"cloudsso","directoryId":"` + emulator.FixtureDirectoryID + `","userId":"` + emulator.FixtureUserID + `"}`,
+				`{"target":"fabric","organizationId":"` + emulator.FixtureOrganizationID + `","username":"asian01","location":"` + emulator.FixtureLocation + `"}`,
+			} {
+				_, err := invoke(MustContext(t), []byte(event))
+				var perm *handler.PermanentError
+				require.True(t, errors.As(err, &perm), "got %T (%v), want *handler.PermanentError", err, err)
+				assert.Equal(t, handler.CodeFunctionMisconfigured, perm.Code)
+				assert.Contains(t, perm.Message, tt.want)
+			}
+			assert.Empty(t, cloud.Calls(), "a misconfigured function called the cloud")
+		})
+	}
+}
+
 // TestRunWired checks that run builds the real handler from the
 // configuration: requests the configuration rejects fail before any cloud
 // call (the endpoints here accept no connection).
@@ -127,6 +177,7 @@ func TestRunWired(t *testing.T) {
 		"KMS_ENDPOINT":          "http://127.0.0.1:1",
 		"CLOUDSSO_ENDPOINT":     "http://127.0.0.1:1",
 		"BAAS_ENDPOINT":         "http://127.0.0.1:1",
+		"KMS_ENCRYPTION_KEY_ID": "alias/pwreset",
 		"ALLOWED_DIRECTORY_IDS": "d-00fc2p61ab12",
 		"LOG_LEVEL":             "debug",
 	})

@@ -48,34 +48,29 @@ func New(cfg Config) (*Clients, error) {
 	}
 
 	// openapiConfig leaves Credential unset: every call sets its own.
-	openapiConfig := func(ep endpoint) *openapi.Config {
+	openapiConfig := func(ep endpoint, signatureAlgorithm string) *openapi.Config {
 		c := &openapi.Config{
 			RegionId:       dara.String(cfg.RegionID),
 			Protocol:       dara.String(ep.protocol),
+			Endpoint:       dara.String(ep.host),
 			ConnectTimeout: dara.Int(int(cfg.ConnectTimeout.Milliseconds())),
 			ReadTimeout:    dara.Int(int(cfg.ReadTimeout.Milliseconds())),
 		}
-		if ep.host != "" {
-			c.Endpoint = dara.String(ep.host)
-		}
-		if cfg.SignatureAlgorithm != "" {
-			c.SignatureAlgorithm = dara.String(cfg.SignatureAlgorithm)
+		if signatureAlgorithm != "" {
+			c.SignatureAlgorithm = dara.String(signatureAlgorithm)
 		}
 		return c
 	}
 
-	kmsClient, err := kms.NewClient(openapiConfig(eps.kms))
+	kmsClient, err := kms.NewClient(openapiConfig(eps.kms, cfg.SignatureAlgorithm))
 	if err != nil {
 		return nil, &reset.Error{Code: reset.EInvalid, Field: "KMS_ENDPOINT", Message: "cannot build the KMS client", Err: err}
 	}
-	ssoClient, err := cloudsso.NewClient(openapiConfig(eps.cloudSSO))
+	ssoClient, err := cloudsso.NewClient(openapiConfig(eps.cloudSSO, cfg.SignatureAlgorithm))
 	if err != nil {
 		return nil, &reset.Error{Code: reset.EInvalid, Field: "CLOUDSSO_ENDPOINT", Message: "cannot build the CloudSSO client", Err: err}
 	}
-	if eps.baas.host == "" {
-		eps.baas.host = baasEndpoint(cfg.RegionID)
-	}
-	baasClient, err := openapi.NewClient(openapiConfig(eps.baas))
+	baasClient, err := openapi.NewClient(openapiConfig(eps.baas, baasSignatureAlgorithm))
 	if err != nil {
 		return nil, &reset.Error{Code: reset.EInvalid, Field: "BAAS_ENDPOINT", Message: "cannot build the BaaS client", Err: err}
 	}
@@ -83,6 +78,7 @@ func New(cfg Config) (*Clients, error) {
 	return &Clients{
 		CloudSSO: &CloudSSO{base: ssoClient, caller: newCaller("cloudsso")},
 		Fabric:   &Fabric{base: baasClient, caller: newCaller("baas")},
-		Secrets:  &SecretStore{base: kmsClient, caller: newCaller("kms"), encryptionKeyID: cfg.KMSEncryptionKeyID},
+		Secrets: &SecretStore{base: kmsClient, caller: newCaller("kms"),
+			encryptionKeyID: cfg.KMSEncryptionKeyID, instanceID: cfg.KMSInstanceID},
 	}, nil
 }

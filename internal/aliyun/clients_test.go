@@ -22,27 +22,53 @@ import (
 
 func TestNewConfig(t *testing.T) {
 	t.Parallel()
+	const key = "key-hzz62f1cb66fa42qo0000"
+	// region completes c with a region and, unless c names one, a key.
+	region := func(c aliyun.Config) aliyun.Config {
+		c.RegionID = "cn-hangzhou"
+		if c.KMSEncryptionKeyID == "" {
+			c.KMSEncryptionKeyID = key
+		}
+		return c
+	}
 	tests := []struct {
 		name      string
 		cfg       aliyun.Config
 		wantField string
 	}{
-		{name: "OKRegionOnly", cfg: aliyun.Config{RegionID: "cn-hangzhou"}},
-		{name: "OKHostPort", cfg: aliyun.Config{KMSEndpoint: "kms.example.test:8443", CloudSSOEndpoint: "cloudsso.example.test", BaaSEndpoint: "127.0.0.1:9000"}},
-		{name: "OKURLs", cfg: aliyun.Config{KMSEndpoint: "http://127.0.0.1:1", CloudSSOEndpoint: "https://127.0.0.1:2/", BaaSEndpoint: "HTTP://127.0.0.1:3"}},
-		{name: "OKV2", cfg: aliyun.Config{RegionID: "cn-hangzhou", SignatureAlgorithm: "v2", KMSEncryptionKeyID: "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz0000000000"}},
-		{name: "ErrRegionRequired", cfg: aliyun.Config{KMSEndpoint: "kms.example.test"}, wantField: "ALIBABA_CLOUD_REGION_ID"},
-		{name: "ErrRegionMalformed", cfg: aliyun.Config{RegionID: "Hangzhou!"}, wantField: "ALIBABA_CLOUD_REGION_ID"},
-		{name: "ErrKMSScheme", cfg: aliyun.Config{RegionID: "cn-hangzhou", KMSEndpoint: "ftp://kms.example.test"}, wantField: "KMS_ENDPOINT"},
-		{name: "ErrKMSPath", cfg: aliyun.Config{RegionID: "cn-hangzhou", KMSEndpoint: "http://127.0.0.1:1/api"}, wantField: "KMS_ENDPOINT"},
-		{name: "ErrCloudSSOQuery", cfg: aliyun.Config{RegionID: "cn-hangzhou", CloudSSOEndpoint: "http://127.0.0.1:1/?x=1"}, wantField: "CLOUDSSO_ENDPOINT"},
-		{name: "ErrBaaSUser", cfg: aliyun.Config{RegionID: "cn-hangzhou", BaaSEndpoint: "http://u:p@127.0.0.1:1"}, wantField: "BAAS_ENDPOINT"},
-		{name: "ErrBaaSNoHost", cfg: aliyun.Config{RegionID: "cn-hangzhou", BaaSEndpoint: "http://"}, wantField: "BAAS_ENDPOINT"},
-		{name: "ErrBaaSEmptyPort", cfg: aliyun.Config{RegionID: "cn-hangzhou", BaaSEndpoint: "127.0.0.1:"}, wantField: "BAAS_ENDPOINT"},
-		{name: "ErrKeyID", cfg: aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "key id with spaces"}, wantField: "KMS_ENCRYPTION_KEY_ID"},
-		{name: "ErrConnectTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ConnectTimeout: -time.Second}, wantField: "ConnectTimeout"},
-		{name: "ErrReadTimeout", cfg: aliyun.Config{RegionID: "cn-hangzhou", ReadTimeout: -time.Second}, wantField: "ReadTimeout"},
-		{name: "ErrSignatureAlgorithm", cfg: aliyun.Config{RegionID: "cn-hangzhou", SignatureAlgorithm: "v1"}, wantField: "SignatureAlgorithm"},
+		{name: "OKRegionOnly", cfg: region(aliyun.Config{})},
+		{name: "OKNoRegionWithKMSEndpoint", cfg: aliyun.Config{KMSEndpoint: "kms.cn-shanghai.aliyuncs.com", KMSEncryptionKeyID: key}},
+		{name: "OKHostPort", cfg: aliyun.Config{KMSEndpoint: "kms.example.test:8443", CloudSSOEndpoint: "cloudsso.example.test", BaaSEndpoint: "127.0.0.1:9000", KMSEncryptionKeyID: key}},
+		{name: "OKURLs", cfg: aliyun.Config{KMSEndpoint: "http://127.0.0.1:1", CloudSSOEndpoint: "https://127.0.0.1:2/", BaaSEndpoint: "HTTP://localhost:3", KMSEncryptionKeyID: key}},
+		{name: "OKLoopbackV6", cfg: region(aliyun.Config{KMSEndpoint: "http://[::1]:1"})},
+		{name: "OKV2", cfg: region(aliyun.Config{SignatureAlgorithm: "v2", KMSEncryptionKeyID: "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz0000000000"})},
+		{name: "OKAlias", cfg: region(aliyun.Config{KMSEncryptionKeyID: "alias/pwreset", KMSInstanceID: "kst-hzz62ee30d6zzvd8ciiqp"})},
+		{name: "OKKMSVPC", cfg: region(aliyun.Config{KMSEndpoint: "kms-vpc.cn-hangzhou.aliyuncs.com"})},
+		{name: "OKCloudSSOEveryDocumentedRegion", cfg: region(aliyun.Config{CloudSSOEndpoint: "https://cloudsso-vpc.eu-central-1.aliyuncs.com"})},
+		{name: "OKCloudSSOTrailingDot", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.ap-southeast-1.aliyuncs.com."})},
+		{name: "OKBaaSDocumented", cfg: region(aliyun.Config{BaaSEndpoint: "https://BAAS.aliyuncs.com"})},
+		{name: "ErrKeyRequired", cfg: aliyun.Config{RegionID: "cn-hangzhou"}, wantField: "KMS_ENCRYPTION_KEY_ID"},
+		{name: "ErrKeyID", cfg: region(aliyun.Config{KMSEncryptionKeyID: "key id with spaces"}), wantField: "KMS_ENCRYPTION_KEY_ID"},
+		{name: "ErrInstanceID", cfg: region(aliyun.Config{KMSInstanceID: "instance 1"}), wantField: "KMS_INSTANCE_ID"},
+		{name: "ErrRegionRequired", cfg: aliyun.Config{CloudSSOEndpoint: "cloudsso.cn-shanghai.aliyuncs.com", KMSEncryptionKeyID: key}, wantField: "ALIBABA_CLOUD_REGION_ID"},
+		{name: "ErrRegionMalformed", cfg: aliyun.Config{RegionID: "Hangzhou!", KMSEncryptionKeyID: key}, wantField: "ALIBABA_CLOUD_REGION_ID"},
+		{name: "ErrCloudSSOUndocumentedRegion", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.cn-hangzhou.aliyuncs.com"}), wantField: "CLOUDSSO_ENDPOINT"},
+		{name: "ErrCloudSSOUndocumentedForm", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.vpc-proxy.aliyuncs.com"}), wantField: "CLOUDSSO_ENDPOINT"},
+		{name: "ErrBaaSRegional", cfg: region(aliyun.Config{BaaSEndpoint: "baas.cn-hangzhou.aliyuncs.com"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrBaaSSingapore", cfg: region(aliyun.Config{BaaSEndpoint: "baas.ap-southeast-1.aliyuncs.com"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrKMSUndocumented", cfg: region(aliyun.Config{KMSEndpoint: "kst-hzz000.cryptoservice.kms.aliyuncs.com"}), wantField: "KMS_ENDPOINT"},
+		{name: "ErrKMSHTTPPublic", cfg: region(aliyun.Config{KMSEndpoint: "http://kms.cn-hangzhou.aliyuncs.com"}), wantField: "KMS_ENDPOINT"},
+		{name: "ErrCloudSSOHTTPPrivate", cfg: region(aliyun.Config{CloudSSOEndpoint: "http://10.0.0.8:8080"}), wantField: "CLOUDSSO_ENDPOINT"},
+		{name: "ErrBaaSHTTPName", cfg: region(aliyun.Config{BaaSEndpoint: "http://gateway.example.test"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrKMSScheme", cfg: region(aliyun.Config{KMSEndpoint: "ftp://kms.example.test"}), wantField: "KMS_ENDPOINT"},
+		{name: "ErrKMSPath", cfg: region(aliyun.Config{KMSEndpoint: "http://127.0.0.1:1/api"}), wantField: "KMS_ENDPOINT"},
+		{name: "ErrCloudSSOQuery", cfg: region(aliyun.Config{CloudSSOEndpoint: "http://127.0.0.1:1/?x=1"}), wantField: "CLOUDSSO_ENDPOINT"},
+		{name: "ErrBaaSUser", cfg: region(aliyun.Config{BaaSEndpoint: "http://u:p@127.0.0.1:1"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrBaaSNoHost", cfg: region(aliyun.Config{BaaSEndpoint: "http://"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrBaaSEmptyPort", cfg: region(aliyun.Config{BaaSEndpoint: "127.0.0.1:"}), wantField: "BAAS_ENDPOINT"},
+		{name: "ErrConnectTimeout", cfg: region(aliyun.Config{ConnectTimeout: -time.Second}), wantField: "ConnectTimeout"},
+		{name: "ErrReadTimeout", cfg: region(aliyun.Config{ReadTimeout: -time.Second}), wantField: "ReadTimeout"},
+		{name: "ErrSignatureAlgorithm", cfg: region(aliyun.Config{SignatureAlgorithm: "v1"}), wantField: "SignatureAlgorithm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +242,12 @@ func TestSignatureAlgorithms(t *testing.T) {
 			calls := cloud.Calls()
 			require.Len(t, calls, 7)
 			for _, call := range calls {
-				assert.Equal(t, tt.want, call.SignatureAlgorithm, call.Action)
+				want := tt.want
+				if call.Product == emulator.BaaS {
+					// BaaS documents only HMAC-SHA1: it is signed so whatever the setting.
+					want = emulator.AlgorithmV2
+				}
+				assert.Equal(t, want, call.SignatureAlgorithm, call.Action)
 				assert.Equal(t, 200, call.Status, call.Action)
 				assert.Equal(t, emulator.FixtureFunctionRoleKeyID, call.AccessKeyID, call.Action)
 				assert.Equal(t, roleCreds(t).SecurityToken, call.SecurityToken, call.Action)

@@ -2,7 +2,6 @@ package aliyun
 
 import (
 	"context"
-	"strings"
 
 	cloudsso "github.com/alibabacloud-go/cloudsso-20210515/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -50,22 +49,9 @@ func (s *CloudSSO) ResetPassword(ctx context.Context, t reset.Target, password s
 	return nil
 }
 
-// cloudSSOError classifies a CloudSSO error: a missing directory or user is
-// ENotFound, a reset refused because SSO logon is enabled is EConflict.
+// cloudSSOError classifies a CloudSSO error by the table of errors.go: a
+// missing directory or user is ENotFound, a reset refused because SSO logon
+// is enabled is EConflict.
 func cloudSSOError(op string, err error) error {
-	return classify("cloudsso", op, err, func(_ string, a *APIError) (reset.ErrorCode, error, bool) {
-		c := a.Code
-		switch {
-		case isThrottling(c):
-			return reset.EThrottled, nil, true
-		case strings.HasPrefix(c, "EntityNotExists"):
-			return reset.ENotFound, nil, true
-		case strings.Contains(c, "SSOLogon"), strings.Contains(c, "SSOEnabled"), strings.HasPrefix(c, "OperationConflict"):
-			return reset.EConflict, nil, true
-		case strings.HasPrefix(c, "InvalidParameter"), strings.HasPrefix(c, "InvalidPassword"),
-			strings.HasPrefix(c, "MissingParameter"), strings.Contains(c, "PasswordPolicy"):
-			return reset.EInvalid, nil, true
-		}
-		return "", nil, false
-	})
+	return classify("cloudsso", op, err, nil)
 }

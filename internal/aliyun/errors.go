@@ -92,13 +92,15 @@ func firstString(m map[string]any, keys ...string) (string, bool) {
 	return "", false
 }
 
-// classifyFunc maps a service's own codes; ok false falls back to the
-// generic rules of classify.
+// classifyFunc lets a service add a sentinel (or override the class) for a
+// code; ok false leaves the classification table's verdict.
 type classifyFunc func(op string, a *APIError) (code reset.ErrorCode, sentinel error, ok bool)
 
 // classify turns any error of an SDK call into a *reset.Error whose text is
 // safe to show and log: only the operation, the upstream code and request
-// id, and for transport failures a cause stripped of the request URL.
+// id, and for transport failures a cause stripped of the request URL. The
+// upstream code is always in the message, so the log line of a failure
+// names the real code whatever class it fell into.
 func classify(service, op string, err error, specific classifyFunc) error {
 	if err == nil {
 		return nil
@@ -113,11 +115,12 @@ func classify(service, op string, err error, specific classifyFunc) error {
 	}
 	var code reset.ErrorCode
 	var sentinel error
+	overridden := false
 	if specific != nil {
-		code, sentinel, ok = specific(op, a)
+		code, sentinel, overridden = specific(op, a)
 	}
-	if !ok {
-		code = genericCode(a)
+	if !overridden {
+		code = classOf(a)
 	}
 	var cause error = a
 	if sentinel != nil {
@@ -130,37 +133,144 @@ func classify(service, op string, err error, specific classifyFunc) error {
 	return &reset.Error{Code: code, Message: msg, Err: cause}
 }
 
-// genericCode classifies by the codes every Alibaba Cloud API shares, then by
-// HTTP status.
-func genericCode(a *APIError) reset.ErrorCode {
-	c := a.Code
-	switch {
-	case isThrottling(c) || a.StatusCode == 429:
-		return reset.EThrottled
-	case a.StatusCode >= 500:
-		return reset.EUpstream
-	case c == "InvalidSecurityToken.Expired":
-		// The function role's STS token ran out mid-invocation: not the
-		// caller's fault, and a redelivery brings fresh credentials.
-		return reset.EUnavailable
-	case strings.HasPrefix(c, "InvalidAccessKeyId"), strings.HasPrefix(c, "SignatureDoesNotMatch"),
-		strings.HasPrefix(c, "InvalidSecurityToken"), strings.HasPrefix(c, "IncompleteSignature"),
-		strings.HasPrefix(c, "SignatureNonceUsed"), strings.Contains(c, "NoPermission"),
-		strings.HasPrefix(c, "Forbidden"), strings.HasPrefix(c, "Unauthorized"), a.StatusCode == 401, a.StatusCode == 403:
-		return reset.EForbidden
-	case strings.HasPrefix(c, "EntityNotExist"), strings.Contains(c, "NotFound"), strings.Contains(c, "NotExist"), a.StatusCode == 404:
-		return reset.ENotFound
-	case strings.HasPrefix(c, "OperationConflict"), strings.HasPrefix(c, "Conflict"), strings.HasPrefix(c, "IncorrectStatus"),
-		strings.HasPrefix(c, "InvalidStatus"), a.StatusCode == 409:
-		return reset.EConflict
-	case a.StatusCode >= 400 && a.StatusCode < 500:
-		return reset.EInvalid
-	}
-	return reset.EUpstream
+// codeRule is one row of the classification table: a code pattern ("X"
+// exactly, "X*" a prefix, "*X" a suffix, "*X*" a substring, compared
+// case-insensitively), the services it applies to ("" all) and the class.
+type codeRule struct {
+	service string
+	pattern string
+	class   reset.ErrorCode
 }
 
-func isThrottling(code string) bool {
-	return strings.HasPrefix(code, "Throttling") || code == "Rejected.Throttling" || strings.HasSuffix(code, ".Throttling")
+// codeRules is the one classification table of upstream error codes, first
+// match wins. Where a row has no source it follows from who is at fault:
+// pwreset signs, times and addresses every request itself, so a signature,
+// clock, token or endpoint problem is never the caller's, and a retry (a
+// redelivery brings fresh credentials; the clock may be corrected) can help.
+//
+// Sources:
+//   - [common] Alibaba Cloud's common error codes of the POP gateway, and the
+//     V3 signature document
+//     (https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature):
+//     Throttling*, SignatureDoesNotMatch, IncompleteSignature,
+//     InvalidTimeStamp.*, SignatureNonceUsed, InvalidAccessKeyId.*,
+//     InvalidSecurityToken.*, Forbidden.RAM, NoPermission,
+//     InvalidAction.NotFound, InvalidVersion, Forbidden.InDebt*.
+//   - [kms] KMS's API reference (CreateSecret, PutSecretValue,
+//     GetSecretValue, UpdateSecretVersionStage): Forbidden.ResourceNotFound,
+//     Rejected.ResourceExist, Rejected.ResourceInDeleteWindow,
+//     Rejected.Unavailable, Rejected.LimitExceeded, Forbidden.NoPermission,
+//     Forbidden.KeyNotFound. Rejected.Throttling,
+//     ServiceUnavailableTemporary and InternalFailure are the codes Alibaba's
+//     own secrets-manager client retries with backoff
+//     (aliyun/aliyun-secretsmanager-client-python,
+//     src/alibaba_cloud_secretsmanager_client/utils/err_code_const.py, used by
+//     its backoff strategy).
+//   - [cloudsso] CloudSSO's error codes: EntityNotExists.* for a missing
+//     directory or user. The code for "SSO logon is enabled" is not
+//     documented (ResetUserPassword only says the reset is refused): it is
+//     matched broadly and the real code is kept in the message.
+//   - [baas] BaaS documents no error codes for ResetFabricOrganizationUserPassword;
+//     its rows are assumed.
+var codeRules = []codeRule{
+	// Throttling [common], [kms].
+	{"", "Throttling", reset.EThrottled},
+	{"", "Throttling.*", reset.EThrottled},
+	{"", "*.Throttling", reset.EThrottled}, // Rejected.Throttling [kms]
+
+	// Our own signature, clock, credentials and endpoint: retryable 503,
+	// never the caller's 400 or the role's 403 [common].
+	{"", "InvalidTimeStamp*", reset.EUnavailable},
+	{"", "RequestTimeTooSkewed*", reset.EUnavailable},
+	{"", "SignatureDoesNotMatch*", reset.EUnavailable},
+	{"", "IncompleteSignature*", reset.EUnavailable},
+	{"", "InvalidSignatureMethod*", reset.EUnavailable},
+	{"", "InvalidSignatureVersion*", reset.EUnavailable},
+	{"", "SignatureNonceUsed*", reset.EUnavailable},
+	{"", "MissingSignature*", reset.EUnavailable},
+	{"", "MissingTimestamp*", reset.EUnavailable},
+	{"", "MissingAccessKeyId*", reset.EUnavailable},
+	{"", "InvalidAccessKeyId*", reset.EUnavailable},
+	{"", "InvalidSecurityToken*", reset.EUnavailable},
+	{"", "MissingSecurityToken*", reset.EUnavailable},
+	{"", "InvalidAction.NotFound", reset.EUpstream},
+	{"", "InvalidApi.NotFound", reset.EUpstream},
+	{"", "InvalidVersion", reset.EUpstream},
+	{"", "UnsupportedHTTPMethod", reset.EUpstream},
+	{"", "Forbidden.InDebt*", reset.EUpstream}, // the account is overdue: the operator's to fix
+
+	// KMS [kms].
+	{"kms", "Forbidden.ResourceNotFound", reset.ENotFound},
+	{"kms", "Forbidden.KeyNotFound", reset.EUpstream}, // KMS_ENCRYPTION_KEY_ID is wrong: configuration, not the caller
+	{"kms", "Rejected.ResourceExist", reset.EConflict},
+	{"kms", "Rejected.ResourceInDeleteWindow", reset.EConflict},
+	{"kms", "Rejected.Unavailable", reset.EConflict},   // pending deletion
+	{"kms", "Rejected.LimitExceeded", reset.EConflict}, // too many stages
+	{"kms", "ServiceUnavailableTemporary", reset.EUnavailable},
+	{"kms", "InternalFailure", reset.EUnavailable},
+
+	// CloudSSO [cloudsso].
+	{"cloudsso", "EntityNotExists*", reset.ENotFound},
+	{"cloudsso", "*SSOLogon*", reset.EConflict},
+	{"cloudsso", "*SSOLogin*", reset.EConflict},
+	{"cloudsso", "*SSOEnabled*", reset.EConflict},
+	{"cloudsso", "*SSO.Enabled*", reset.EConflict},
+	{"cloudsso", "*SSO.Logon*", reset.EConflict},
+	{"cloudsso", "OperationConflict*", reset.EConflict},
+	{"cloudsso", "InvalidPassword*", reset.EInvalid},
+	{"cloudsso", "*PasswordPolicy*", reset.EInvalid},
+
+	// BaaS [baas], assumed.
+	{"baas", "*OrganizationNotFound*", reset.ENotFound},
+	{"baas", "*UserNotFound*", reset.ENotFound},
+	{"baas", "*NotExist*", reset.ENotFound},
+	{"baas", "*Password*", reset.EInvalid},
+
+	// The role's missing permission: only the documented codes [common],
+	// [kms]. An unrecognised 401/403 is not taken for one.
+	{"", "Forbidden.RAM", reset.EForbidden},
+	{"", "Forbidden.NoPermission", reset.EForbidden},
+	{"", "NoPermission", reset.EForbidden},
+
+	// Parameters the service refused [common]: the request's values.
+	{"", "InvalidParameter*", reset.EInvalid},
+	{"", "MissingParameter*", reset.EInvalid},
+}
+
+// matchCode reports whether code matches pattern (see codeRule).
+func matchCode(pattern, code string) bool {
+	p, c := strings.ToLower(pattern), strings.ToLower(code)
+	pre, suf := strings.HasPrefix(p, "*"), strings.HasSuffix(p, "*")
+	p = strings.Trim(p, "*")
+	switch {
+	case pre && suf:
+		return strings.Contains(c, p)
+	case pre:
+		return strings.HasSuffix(c, p)
+	case suf:
+		return strings.HasPrefix(c, p)
+	}
+	return c == p
+}
+
+// classOf classifies an API error by the table, then by HTTP status: 429
+// throttled, 503 unavailable (retried), any other status upstream. An
+// unrecognised 4xx is never the caller's fault nor the role's missing
+// permission: pwreset validated the request, so an answer it does not
+// know is the service's, to be looked at in the log (which names the code).
+func classOf(a *APIError) reset.ErrorCode {
+	for _, r := range codeRules {
+		if (r.service == "" || r.service == a.Service) && matchCode(r.pattern, a.Code) {
+			return r.class
+		}
+	}
+	switch a.StatusCode {
+	case 429:
+		return reset.EThrottled
+	case 503:
+		return reset.EUnavailable
+	}
+	return reset.EUpstream
 }
 
 // transportError classifies an error that is not an API answer: the context

@@ -13,8 +13,9 @@ import (
 // the invocation's credentials, taken from its context.
 func ExampleNew() {
 	clients, err := aliyun.New(aliyun.Config{
-		RegionID:    "cn-hangzhou",
-		KMSEndpoint: "http://127.0.0.1:1", // nothing listens here: the call fails as unavailable
+		RegionID:           "cn-hangzhou",
+		KMSEndpoint:        "http://127.0.0.1:1", // nothing listens here: the call fails as unavailable
+		KMSEncryptionKeyID: "alias/pwreset",      // a symmetric key of the KMS instance
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -101,19 +100,7 @@ func fabricOutcome(op string, res map[string]any) error {
 	return &reset.Error{Code: reset.EUpstream, Message: msg, Err: a}
 }
 
-// baasError classifies a BaaS error: a missing organization or user is
-// ENotFound; the rest follows the generic rules.
+// baasError classifies a BaaS error by the table of errors.go.
 func baasError(op string, err error) error {
-	return classify("baas", op, err, func(_ string, a *APIError) (reset.ErrorCode, error, bool) {
-		c := a.Code
-		switch {
-		case isThrottling(c):
-			return reset.EThrottled, nil, true
-		case strings.Contains(c, "OrganizationNotFound"), strings.Contains(c, "UserNotFound"), strings.Contains(c, "NotExist"):
-			return reset.ENotFound, nil, true
-		case strings.HasPrefix(c, "InvalidParameter"), strings.HasPrefix(c, "MissingParameter"), strings.Contains(c, "Password"):
-			return reset.EInvalid, nil, true
-		}
-		return "", nil, false
-	})
+	return classify("baas", op, err, nil)
 }

@@ -57,6 +57,8 @@ func MustNew(tb testing.TB, eps emulator.Endpoints, edit ...func(*aliyun.Config)
 		KMSEndpoint:      eps.KMS,
 		CloudSSOEndpoint: eps.CloudSSO,
 		BaaSEndpoint:     eps.BaaS,
+		// The fixture's KMS 3.0 instance key.
+		KMSEncryptionKeyID: emulator.FixtureKMSKeyID,
 		DefaultCredentials: func() (credentials.Credential, error) {
 			return nil, errNoDefault
 		},

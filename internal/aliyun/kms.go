@@ -17,7 +17,8 @@ import (
 type SecretStore struct {
 	base            *kms.Client // never called directly: each call runs on a copy (see call.go)
 	caller          caller
-	encryptionKeyID string
+	encryptionKeyID string // always set (Config.validate)
+	instanceID      string // CreateSecret's DKMSInstanceId; "" = the key's instance
 }
 
 var _ reset.SecretStore = (*SecretStore)(nil)
@@ -46,8 +47,9 @@ func (s *SecretStore) CreateSecret(ctx context.Context, name, versionID string, 
 		SecretData:     dara.String(string(data)),
 		SecretDataType: dara.String("text"),
 	}
-	if s.encryptionKeyID != "" {
-		req.EncryptionKeyId = dara.String(s.encryptionKeyID)
+	req.EncryptionKeyId = dara.String(s.encryptionKeyID)
+	if s.instanceID != "" {
+		req.DKMSInstanceId = dara.String(s.instanceID)
 	}
 	if _, err := s.client(c).CreateSecretWithOptions(req, runtimeOptions()); err != nil {
 		return kmsError(op, err)
@@ -173,31 +175,19 @@ func (s *SecretStore) Describe(ctx context.Context, name string) error {
 	return nil
 }
 
-// kmsError classifies a KMS error. Forbidden.ResourceNotFound wraps
-// reset.ErrSecretNotFound; Rejected.ResourceExist wraps reset.ErrSecretExists
-// on CreateSecret and reset.ErrVersionExists on PutSecretValue.
+// kmsError classifies a KMS error by the table of errors.go.
+// Forbidden.ResourceNotFound wraps reset.ErrSecretNotFound;
+// Rejected.ResourceExist wraps reset.ErrSecretExists on CreateSecret and
+// reset.ErrVersionExists on PutSecretValue.
 func kmsError(op string, err error) error {
 	return classify("kms", op, err, func(op string, a *APIError) (reset.ErrorCode, error, bool) {
-		switch a.Code {
-		case "Forbidden.ResourceNotFound":
-			return reset.ENotFound, reset.ErrSecretNotFound, true
-		case "Rejected.ResourceExist":
-			switch op {
-			case "CreateSecret":
-				return reset.EConflict, reset.ErrSecretExists, true
-			case "PutSecretValue":
-				return reset.EConflict, reset.ErrVersionExists, true
-			}
-			return reset.EConflict, nil, true
-		case "Forbidden.NoPermission":
-			return reset.EForbidden, nil, true
-		case "Rejected.Unavailable", "Rejected.LimitExceeded":
-			// Pending deletion; too many stages: the secret's state, not
-			// the request, is at fault.
-			return reset.EConflict, nil, true
-		}
-		if isThrottling(a.Code) {
-			return reset.EThrottled, nil, true
+		switch {
+		case a.Code == "Forbidden.ResourceNotFound":
+			return classOf(a), reset.ErrSecretNotFound, true
+		case a.Code == "Rejected.ResourceExist" && op == "CreateSecret":
+			return classOf(a), reset.ErrSecretExists, true
+		case a.Code == "Rejected.ResourceExist" && op == "PutSecretValue":
+			return classOf(a), reset.ErrVersionExists, true
 		}
 		return "", nil, false
 	})

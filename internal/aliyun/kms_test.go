@@ -72,7 +72,8 @@ func TestSecretStoreRotation(t *testing.T) {
 
 	s, ok := cloud.Secret(name)
 	require.True(t, ok)
-	assert.Equal(t, "alias/pwreset", s.EncryptionKeyID)
+	assert.Equal(t, emulator.FixtureKMSKeyID, s.EncryptionKeyID, "the alias names the fixture's key")
+	assert.Equal(t, emulator.FixtureKMSInstanceID, s.DKMSInstanceID, "the secret belongs to the key's instance")
 }
 
 func TestSecretStoreErrors(t *testing.T) {
@@ -108,8 +109,10 @@ func TestSecretStoreErrors(t *testing.T) {
 		{"ErrForbidden", func(a string) { cloud.FailNext(a, 1, http.StatusForbidden, "Forbidden.NoPermission") }, reset.EForbidden, nil},
 		{"ErrThrottled", func(a string) { cloud.FailNext(a, 1, http.StatusTooManyRequests, "Rejected.Throttling") }, reset.EThrottled, nil},
 		{"ErrThrottledGeneric", func(a string) { cloud.FailNext(a, 1, http.StatusBadRequest, "Throttling.Api") }, reset.EThrottled, nil},
-		{"ErrUpstream500", func(a string) { cloud.FailNext(a, 1, http.StatusInternalServerError, "InternalFailure") }, reset.EUpstream, nil},
-		{"ErrUpstream503", func(a string) { cloud.FailNext(a, 1, http.StatusServiceUnavailable, "ServiceUnavailable") }, reset.EUpstream, nil},
+		// KMS's own clients retry these two with backoff (errors.go).
+		{"ErrInternalFailureRetried", func(a string) { cloud.FailNext(a, 1, http.StatusInternalServerError, "InternalFailure") }, reset.EUnavailable, nil},
+		{"ErrUnavailable503", func(a string) { cloud.FailNext(a, 1, http.StatusServiceUnavailable, "ServiceUnavailable") }, reset.EUnavailable, nil},
+		{"ErrUpstream500", func(a string) { cloud.FailNext(a, 1, http.StatusInternalServerError, "InternalError") }, reset.EUpstream, nil},
 		{"ErrDropped", func(a string) { cloud.DropNext(a, 1) }, reset.EUnavailable, nil},
 	}
 	for _, op := range ops {

@@ -141,7 +141,7 @@ func TestFabricResetPassword(t *testing.T) {
 			}},
 		{name: "ErrUpstream5xx", target: fabricTarget(orgID, fabricUser, location), want: reset.EUpstream,
 			fault: func() {
-				cloud.FailNext("ResetFabricOrganizationUserPassword", 1, http.StatusServiceUnavailable, "ServiceUnavailable")
+				cloud.FailNext("ResetFabricOrganizationUserPassword", 1, http.StatusInternalServerError, "InternalError")
 			}},
 		{name: "ErrDropped", target: fabricTarget(orgID, fabricUser, location), want: reset.EUnavailable,
 			fault: func() { cloud.DropNext("ResetFabricOrganizationUserPassword", 1) }},

@@ -63,6 +63,7 @@ func New(cfg config.Config, opts ...Option) (*handler.Handler, error) {
 		CloudSSOEndpoint:   cfg.CloudSSOEndpoint,
 		BaaSEndpoint:       cfg.BaaSEndpoint,
 		KMSEncryptionKeyID: cfg.KMSEncryptionKeyID,
+		KMSInstanceID:      cfg.KMSInstanceID,
 	}
 	if o.editAliyun != nil {
 		o.editAliyun(&ac)

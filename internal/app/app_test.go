@@ -35,6 +35,7 @@ func MustLocalConfig(tb testing.TB) (*emulator.Cloud, config.Config) {
 		"KMS_ENDPOINT":            eps.KMS,
 		"CLOUDSSO_ENDPOINT":       eps.CloudSSO,
 		"BAAS_ENDPOINT":           eps.BaaS,
+		"KMS_ENCRYPTION_KEY_ID":   emulator.FixtureKMSKeyID,
 		"LOG_LEVEL":               "debug",
 	}
 	cfg, err := config.Load(func(name string) string { return env[name] })

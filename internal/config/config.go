@@ -23,6 +23,7 @@ const (
 	EnvCloudSSOEndpoint       = "CLOUDSSO_ENDPOINT"
 	EnvBaaSEndpoint           = "BAAS_ENDPOINT"
 	EnvKMSEncryptionKeyID     = "KMS_ENCRYPTION_KEY_ID"
+	EnvKMSInstanceID          = "KMS_INSTANCE_ID"
 	EnvSecretNamePrefix       = "SECRET_NAME_PREFIX"
 	EnvPasswordLength         = "PASSWORD_LENGTH"
 	EnvPasswordExclude        = "PASSWORD_EXCLUDE"
@@ -38,11 +39,27 @@ const (
 	EnvFCRegion = "FC_REGION"
 
 	// EnvDebug is read by the Alibaba Cloud SDKs themselves, at package
-	// initialisation: "tea" or "dara" in it makes them print every request
-	// URL and header to stdout, and CloudSSO's ResetUserPassword carries the
-	// password in its query. Load refuses such a value so that no invocation
-	// runs, and no password is sent, while it is set.
+	// initialisation (github.com/alibabacloud-go/debug's Init): "tea" or
+	// "dara" in it makes tea v1.5.3 (tea/tea.go, dara/core.go) print every
+	// request URL and header to stdout, and CloudSSO's ResetUserPassword
+	// carries the password in its query; "credential" makes credentials-go
+	// v1.4.14 (credentials/credential.go, internal/http/http.go) print its
+	// requests and the STS answer, which holds an AccessKey secret and a
+	// security token. Load refuses such a value so that no invocation runs,
+	// and nothing is sent, while it is set.
 	EnvDebug = "DEBUG"
+
+	// EnvGoDebug is read by the Go runtime and standard library.
+	// net/http's bundled HTTP/2 client (src/net/http/h2_bundle.go, Go 1.26)
+	// logs every request line and header to stderr when the raw value
+	// contains "http2debug=1", and every frame, bodies included, with
+	// "http2debug=2" (net/http's package doc lists both): the CloudSSO URL
+	// with the password, KMS's SecretData, BaaS's echo of the password and
+	// the Authorization header. Load refuses both. No other net/http or
+	// crypto/tls setting logs: http2client, http2server, httpmuxgo121,
+	// httplaxcontentlength, httpcookiemaxnum, tlsrsakex, tls3des, tlsmlkem,
+	// tlsunsafeekm and the others change behaviour only (docs/endpoints.md).
+	EnvGoDebug = "GODEBUG"
 )
 
 // Variables lists every variable a deployment may set for pwreset, in the
@@ -53,6 +70,7 @@ var Variables = []string{
 	EnvCloudSSOEndpoint,
 	EnvBaaSEndpoint,
 	EnvKMSEncryptionKeyID,
+	EnvKMSInstanceID,
 	EnvSecretNamePrefix,
 	EnvPasswordLength,
 	EnvAllowedDirectoryIDs,
@@ -66,10 +84,12 @@ var Variables = []string{
 
 // PlatformVariables lists the variables Load reads that Function Compute sets
 // in every instance; a deployment does not set them.
-var PlatformVariables = []string{EnvFCRegion, EnvDebug}
+var PlatformVariables = []string{EnvFCRegion, EnvDebug, EnvGoDebug}
 
-// sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps.
-var sdkDebugFlags = []string{"tea", "dara"}
+// sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps:
+// every debug.Init flag in tea v1.5.3, darabonba-openapi v2.1.13 and
+// credentials-go v1.4.14.
+var sdkDebugFlags = []string{"tea", "dara", "credential"}
 
 // Defaults.
 const (
@@ -92,14 +112,21 @@ type Config struct {
 	RegionID string
 
 	// Endpoints: "host[:port]", or a URL whose scheme ("http" or "https")
-	// sets the protocol. Empty means the region's public endpoint.
+	// sets the protocol. Empty means the service's default endpoint; the
+	// adapters hold the rules of which hosts and schemes are allowed
+	// (aliyun.Config, docs/endpoints.md).
 	KMSEndpoint      string
 	CloudSSOEndpoint string
 	BaaSEndpoint     string
 
-	// KMSEncryptionKeyID is the CMK that encrypts new secrets; empty means
-	// KMS's default key.
+	// KMSEncryptionKeyID is the symmetric key of the KMS instance that
+	// encrypts new secrets. The adapters require it (KMS 3.0); Load only
+	// checks its form, so that a missing key is reported by the same rule
+	// wherever the adapters are built.
 	KMSEncryptionKeyID string
+	// KMSInstanceID is the KMS instance of new secrets (CreateSecret's
+	// DKMSInstanceId); empty means the key's instance.
+	KMSInstanceID string
 
 	SecretNamePrefix string // never empty after Load
 	PasswordLength   int    // 8 to 32
@@ -135,6 +162,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CloudSSOEndpoint:       l.endpoint(EnvCloudSSOEndpoint),
 		BaaSEndpoint:           l.endpoint(EnvBaaSEndpoint),
 		KMSEncryptionKeyID:     l.keyID(EnvKMSEncryptionKeyID),
+		KMSInstanceID:          l.instanceID(EnvKMSInstanceID),
 		SecretNamePrefix:       l.prefix(EnvSecretNamePrefix),
 		PasswordLength:         l.integer(EnvPasswordLength, DefaultPasswordLength, reset.MinPasswordLength, reset.MaxPasswordLength),
 		PasswordExclude:        l.exclude(EnvPasswordExclude),
@@ -147,6 +175,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RegionID = l.region(c)
 	l.password(&c)
 	l.noSDKDebug(EnvDebug)
+	l.noHTTP2Debug(EnvGoDebug)
 	if len(l.errs) > 0 {
 		return Config{}, errors.Join(l.errs...)
 	}
@@ -187,6 +216,23 @@ func (l *loader) noSDKDebug(name string) {
 				l.fail(name, "must not contain %q: the SDKs would print every request, passwords included", flag)
 			}
 		}
+	}
+}
+
+// noHTTP2Debug fails when GODEBUG turns on the HTTP/2 client's logs. Go
+// tests the raw value for the substrings "http2debug=1" and "http2debug=2"
+// (h2_bundle.go), so this does too, and refuses any other http2debug value
+// but 0 as well, in case a later Go reads it differently.
+func (l *loader) noHTTP2Debug(name string) {
+	v := l.getenv(name)
+	bad := strings.Contains(v, "http2debug=1") || strings.Contains(v, "http2debug=2")
+	for _, part := range strings.Split(v, ",") {
+		if k, val, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "http2debug" && val != "0" {
+			bad = true
+		}
+	}
+	if bad {
+		l.fail(name, "must not set http2debug (other than http2debug=0): Go's HTTP/2 client would log every request, passwords included")
 	}
 }
 
@@ -263,6 +309,18 @@ func (l *loader) keyID(name string) string {
 	v := l.get(name)
 	if v != "" && !reKeyID().MatchString(v) {
 		l.fail(name, `must be a KMS key id, alias or ARN: up to 256 letters, digits and ":/_.-"`)
+		return ""
+	}
+	return v
+}
+
+// instanceID checks the form of a KMS instance id; the adapters hold the
+// rule (aliyun.Config), so only characters that could never be one are
+// refused here.
+func (l *loader) instanceID(name string) string {
+	v := l.get(name)
+	if v != "" && !reKeyID().MatchString(v) {
+		l.fail(name, `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`)
 		return ""
 	}
 	return v
@@ -385,9 +443,10 @@ func (l *loader) logLevel(name string) slog.Level {
 	return slog.LevelInfo
 }
 
-// region is required unless every endpoint is given (as for the local
-// cloud): the region's public endpoints are found from it. No default region
-// is invented, since calls in the wrong region fail far less clearly.
+// region is required unless KMS_ENDPOINT is given (as for the local cloud):
+// KMS's public endpoint is found from it; CloudSSO and BaaS do not depend on
+// it. No default region is invented, since calls in the wrong region fail far
+// less clearly.
 func (l *loader) region(c Config) string {
 	v := l.get(EnvRegionID)
 	name := EnvRegionID
@@ -395,8 +454,8 @@ func (l *loader) region(c Config) string {
 		v, name = l.get(EnvFCRegion), EnvFCRegion
 	}
 	if v == "" {
-		if c.KMSEndpoint == "" || c.CloudSSOEndpoint == "" || c.BaaSEndpoint == "" {
-			l.fail(EnvRegionID, "is required (FC_REGION is not set either) unless KMS_ENDPOINT, CLOUDSSO_ENDPOINT and BAAS_ENDPOINT are all set")
+		if c.KMSEndpoint == "" {
+			l.fail(EnvRegionID, "is required (FC_REGION is not set either) unless KMS_ENDPOINT is set")
 		}
 		return ""
 	}

@@ -107,6 +107,39 @@ func TestLoadIgnoresOtherDebugFlags(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestLoadGoDebug: GODEBUG settings that make Go's HTTP/2 client log are
+// refused; the others (which log nothing) are accepted.
+func TestLoadGoDebug(t *testing.T) {
+	tests := []struct {
+		value   string
+		refused bool
+	}{
+		{"", false},
+		{"http2debug=0", false},
+		{"http2client=0", false},
+		{"netdns=go,tlsrsakex=0,http2server=0", false},
+		{"http2debug=1", true},
+		{"http2debug=2", true},
+		{"netdns=go,http2debug=1", true},
+		{"http2debug=10", true}, // Go matches the substring "http2debug=1"
+		{"http2debug=3", true},
+		{"xhttp2debug=2", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "GODEBUG": tt.value}))
+			if !tt.refused {
+				require.NoError(t, err)
+				return
+			}
+			var ce *config.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "GODEBUG", ce.Variable)
+			assert.Contains(t, ce.Rule, "http2debug")
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}
 	with := func(k, v string) map[string]string {
@@ -125,6 +158,8 @@ func TestLoadErrors(t *testing.T) {
 		rule     string // a part of the rule's text
 	}{
 		{"ErrPasswordLengthNotNumber", with("PASSWORD_LENGTH", "long"), "PASSWORD_LENGTH", "integer from 8 to 32"},
+		{"ErrDebugCredential", with("DEBUG", "credential"), "DEBUG", `"credential"`},
+		{"ErrKMSInstanceID", with("KMS_INSTANCE_ID", "kst 1"), "KMS_INSTANCE_ID", "KMS instance id"},
 		{"ErrPasswordLengthTooShort", with("PASSWORD_LENGTH", "7"), "PASSWORD_LENGTH", "integer from 8 to 32"},
 		{"ErrPasswordLengthTooLong", with("PASSWORD_LENGTH", "33"), "PASSWORD_LENGTH", "integer from 8 to 32"},
 		{"ErrPasswordExcludeAllDigits", with("PASSWORD_EXCLUDE", "0123456789"), "PASSWORD_EXCLUDE", "digit"},
@@ -146,7 +181,7 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrEndpointPort", with("BAAS_ENDPOINT", "baas.example.com:99999"), "BAAS_ENDPOINT", "port"},
 		{"ErrEndpointHost", with("KMS_ENDPOINT", "kms_example.com"), "KMS_ENDPOINT", "host"},
 		{"ErrKeyID", with("KMS_ENCRYPTION_KEY_ID", "key id"), "KMS_ENCRYPTION_KEY_ID", "KMS key id"},
-		{"ErrRegionMissing", map[string]string{"KMS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
+		{"ErrRegionMissing", map[string]string{"CLOUDSSO_ENDPOINT": "http://127.0.0.1:1", "BAAS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
 		{"ErrRegionBad", with("ALIBABA_CLOUD_REGION_ID", "Hangzhou"), "ALIBABA_CLOUD_REGION_ID", "region id"},
 		{"ErrFCRegionBad", map[string]string{"FC_REGION": "x"}, "FC_REGION", "region id"},
 		{"ErrMaxInFlight", with("MAX_IN_FLIGHT", "0"), "MAX_IN_FLIGHT", "integer from 1 to 32"},

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -71,8 +72,18 @@ func credentialsOf(r *http.Request, params map[string]string) (keyID, token, alg
 
 // authenticate checks the credentials, the signature, the timestamp and the
 // nonce, in the order the gateway reports them.
+//
+// BaaS documents one signature, HMAC-SHA1 with SignatureVersion 1.0
+// ("Blockchain as a Service: Common parameters",
+// https://www.alibabacloud.com/help/en/blockchain-as-a-service/latest/common-parameters),
+// so its endpoint refuses an ACS3 request. The code is not documented
+// (assumed): InvalidSignatureMethod, the gateway's code for a signature
+// method it does not support.
 func (c *Cloud) authenticate(r *http.Request, req *request) *apiError {
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "ACS3-") {
+		if req.product == BaaS {
+			return errorf(http.StatusBadRequest, "InvalidSignatureMethod", "BaaS accepts only the HMAC-SHA1 signature (SignatureVersion 1.0).")
+		}
 		return c.authenticateV3(r, req, h)
 	}
 	if req.params["Signature"] != "" {
@@ -111,7 +122,15 @@ func (c *Cloud) authenticateV3(r *http.Request, req *request, header string) *ap
 
 	sum := sha256.Sum256(req.rawBody)
 	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("x-acs-content-sha256"); h != "" && h != payloadHash {
+	// The V3 signature document lists x-acs-content-sha256 among the
+	// required headers
+	// (https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature);
+	// the code of its absence is assumed.
+	h := r.Header.Get("x-acs-content-sha256")
+	if h == "" {
+		return errorf(http.StatusBadRequest, "IncompleteSignature", "The header \"x-acs-content-sha256\" is required.")
+	}
+	if h != payloadHash {
 		return errorf(http.StatusBadRequest, "SignatureDoesNotMatch", "Specified signature does not match our calculation: x-acs-content-sha256 does not match the body.")
 	}
 	canonical := r.Method + "\n" + canonicalURI(r.URL.EscapedPath()) + "\n" +
@@ -159,6 +178,45 @@ func (c *Cloud) authenticateV2(_ *http.Request, req *request) *apiError {
 	}
 	return c.checkFreshness(p["Timestamp"], p["SignatureNonce"])
 }
+
+// checkHost refuses a request whose Host is not an endpoint of the product:
+// a loopback address (the listener itself) or a host the product documents
+// (docs/endpoints.md): BaaS only baas.aliyuncs.com; CloudSSO
+// cloudsso[-vpc].<region>.aliyuncs.com in its six regions; KMS
+// kms[-vpc].<the cloud's region>.aliyuncs.com. A real request to another
+// host reaches another service or none; the answer here is assumed:
+// InvalidAction.NotFound, what a gateway answers for an action it does not
+// serve.
+func (c *Cloud) checkHost(r *http.Request, p Product) *apiError {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip := net.ParseIP(strings.Trim(host, "[]")); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return nil
+	}
+	ok := false
+	switch p {
+	case BaaS:
+		ok = host == "baas.aliyuncs.com"
+	case CloudSSO:
+		for _, region := range CloudSSORegions {
+			ok = ok || host == "cloudsso."+region+".aliyuncs.com" || host == "cloudsso-vpc."+region+".aliyuncs.com"
+		}
+	case KMS:
+		ok = host == "kms."+c.fixture.Region+".aliyuncs.com" || host == "kms-vpc."+c.fixture.Region+".aliyuncs.com"
+	}
+	if !ok {
+		return errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method (host %q does not serve %s).", host, p)
+	}
+	return nil
+}
+
+// CloudSSORegions are the regions with a CloudSSO endpoint
+// ("CloudSSO:Endpoints",
+// https://www.alibabacloud.com/help/en/cloudsso/developer-reference/api-cloudsso-2021-05-15-endpoint).
+var CloudSSORegions = []string{"cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1"}
 
 // secretFor resolves an AccessKey ID and the security token sent with it to
 // the secret that must have signed the request.

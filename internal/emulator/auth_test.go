@@ -65,6 +65,7 @@ func TestAuthentication(t *testing.T) {
 				client := MustKMS(t, eps.KMS, tt.cred(t), alg)
 				_, err := client.CreateSecret(&kms.CreateSecretRequest{
 					SecretName: tea.String("auth/test"), SecretData: tea.String("placeholder-data"), VersionId: tea.String("v1"),
+					EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID),
 				})
 				calls := c.Calls()
 				require.Len(t, calls, 1)
@@ -122,6 +123,7 @@ func TestReplay(t *testing.T) {
 			client := MustKMS(t, proxy, roleCred(t), alg)
 			_, err := client.CreateSecret(&kms.CreateSecretRequest{
 				SecretName: tea.String("replay/x"), SecretData: tea.String("placeholder-data"), VersionId: tea.String("v1"),
+				EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID),
 			})
 			require.NoError(t, err)
 			sent := last()
@@ -152,6 +154,18 @@ func TestReplay(t *testing.T) {
 					c.header.Set("Content-Type", "application/x-www-form-urlencoded")
 					return c
 				}, wantCode: "SignatureDoesNotMatch", wantHTTP: 400},
+			}
+			if alg == sigV3 {
+				tests = append(tests, struct {
+					name     string
+					mutate   func(capture) capture
+					wantCode string
+					wantHTTP int
+				}{name: "IncompleteSignature_NoContentSHA256", mutate: func(c capture) capture {
+					c.header = c.header.Clone()
+					c.header.Del("x-acs-content-sha256")
+					return c
+				}, wantCode: "IncompleteSignature", wantHTTP: 400})
 			}
 			for _, tt := range tests {
 				resp, err := send(eps.KMS, tt.mutate(sent))

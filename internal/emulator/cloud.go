@@ -381,6 +381,9 @@ func (c *Cloud) serve(p Product, w http.ResponseWriter, r *http.Request) {
 		aerr = c.throttle(p)
 	}
 	if aerr == nil && !drop {
+		aerr = c.checkHost(r, p)
+	}
+	if aerr == nil && !drop {
 		aerr = c.authenticate(r, req)
 	}
 	if aerr == nil && !drop {

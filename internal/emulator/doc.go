@@ -9,9 +9,71 @@
 // byte the way the gateway does, and errors carry the real codes and HTTP
 // statuses in the JSON body {"RequestId","Code","Message"}.
 //
+// Each endpoint serves only its product's documented hosts (and its loopback
+// address): BaaS baas.aliyuncs.com with the HMAC-SHA1 signature only, CloudSSO
+// cloudsso[-vpc].<region>.aliyuncs.com in its six regions, KMS
+// kms[-vpc].<region>.aliyuncs.com. KMS is a KMS 3.0 instance: CreateSecret
+// needs a symmetric key of the secret's instance (Fixture.KMSInstances). The
+// function runtime (Runtime) hands out one invocation at a time.
+//
 // A Cloud holds all state behind one mutex and has no package globals, so
 // every test gets its own. Tests inject faults per action (FailNext,
 // SetLatency, DropNext, DropAfterApply, Throttle), read each call back with
 // passwords masked (Calls), and read the state as the services see it
 // (SSOPassword, FabricPassword, Secret).
+//
+// # Error codes
+//
+// Every code the cloud answers by itself (FailNext answers any code a test
+// names), its HTTP status, and where it comes from. "assumed" marks a code
+// no document gives for that case; the adapters are written to be safe
+// whatever the real code is (internal/aliyun/errors.go).
+//
+//	code                                     status  products        source
+//	MissingSignature                         400     all             common error codes of the POP gateway
+//	IncompleteSignature                      400     all (V3)        V3 signature document (required headers; x-acs-content-sha256 absent: assumed)
+//	InvalidSignatureMethod                   400     all             common error codes; BaaS refusing ACS3: assumed
+//	InvalidSignatureVersion                  400     all (V2)        common error codes
+//	SignatureDoesNotMatch                    400     all             common error codes
+//	SignatureNonceUsed                       400     all             common error codes
+//	MissingAccessKeyId                       400     all (V2)        common error codes
+//	MissingTimestamp                         400     all             common error codes
+//	MissingSignatureNonce                    400     all             common error codes
+//	InvalidTimeStamp.Format                  400     all             common error codes
+//	InvalidTimeStamp.Expired                 400     all             common error codes (15-minute window)
+//	InvalidAccessKeyId.NotFound              404     all             common error codes
+//	MissingSecurityToken                     400     all             common error codes
+//	InvalidSecurityToken.Expired             400     all             common error codes
+//	InvalidSecurityToken.Malformed           400     all             common error codes
+//	InvalidSecurityToken.MismatchWithAccessKey 400   all             common error codes
+//	UnsupportedHTTPMethod                    405     all             common error codes
+//	RequestTooLarge                          413     all             assumed
+//	InvalidAction.NotFound                   404     all             common error codes; for a host the product does not serve: assumed
+//	InvalidVersion                           400     all             common error codes
+//	MissingParameter                         400     all             common error codes; CreateSecret without EncryptionKeyId: assumed
+//	InvalidParameter                         400     all             common error codes
+//	InternalError                            500     all             common error codes (an answer that cannot be encoded)
+//	Throttling.User                          400     CloudSSO, BaaS  common error codes (Throttle)
+//	Rejected.Throttling                      429     KMS             KMS API reference (Throttle)
+//	Forbidden.ResourceNotFound               404     KMS             KMS API reference (GetSecretValue, PutSecretValue, ...)
+//	Rejected.ResourceExist                   409     KMS             KMS API reference (CreateSecret; PutSecretValue with other data: assumed)
+//	Rejected.ResourceInDeleteWindow          409     KMS             KMS API reference (CreateSecret on a name pending deletion)
+//	Rejected.Unavailable                     400     KMS             KMS secrets FAQ ("Rejected.Unavailable": pending deletion); status assumed
+//	Rejected.LimitExceeded                   400     KMS             KMS API reference (stage limit); status assumed
+//	Forbidden.KeyNotFound                    404     KMS             KMS API reference for key operations; for CreateSecret's key: assumed
+//	Forbidden.InstanceNotFound               404     KMS             assumed (CreateSecret's DKMSInstanceId names no instance)
+//	EntityNotExists.Directory                404     CloudSSO        CloudSSO error codes
+//	EntityNotExists.User                     404     CloudSSO        CloudSSO error codes
+//	OperationDenied.SSOLogonEnabled          409     CloudSSO        assumed (ResetUserPassword documents the refusal, not its code)
+//	InvalidParameter.Password                400     CloudSSO, BaaS  assumed
+//	OrganizationNotFound                     404     BaaS            assumed (BaaS documents no error codes)
+//	UserNotFound                             404     BaaS            assumed
+//
+// Documents: common error codes, https://api.alibabacloud.com/document (error
+// center); V3 signature,
+// https://www.alibabacloud.com/help/en/sdk/product-overview/v3-request-structure-and-signature;
+// KMS, https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-createsecret
+// and its sibling pages; CloudSSO,
+// https://www.alibabacloud.com/help/en/cloudsso/developer-reference/api-cloudsso-2021-05-15-resetuserpassword;
+// BaaS, https://www.alibabacloud.com/help/en/blockchain-as-a-service/latest/common-parameters.
 package emulator

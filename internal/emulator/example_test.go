@@ -42,6 +42,7 @@ func Example() {
 	}
 	_, err = client.CreateSecret(&kms.CreateSecretRequest{
 		SecretName: tea.String("example"), SecretData: tea.String("placeholder"), VersionId: tea.String("v1"),
+		EncryptionKeyId: tea.String(emulator.FixtureKMSKeyAlias),
 	})
 	if err != nil {
 		log.Fatal(err)

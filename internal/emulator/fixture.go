@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,29 @@ type Fixture struct {
 	STSTokens     []STSToken
 	Directories   []Directory
 	Organizations []Organization
+	KMSInstances  []KMSInstance
+}
+
+// KMSInstance is a KMS 3.0 instance and its keys. In KMS 3.0 a secret is
+// encrypted by a symmetric key of its instance ("Secrets management FAQ",
+// https://www.alibabacloud.com/help/en/kms/key-management-service/user-guide/secrets-faq).
+type KMSInstance struct {
+	ID   string
+	Keys []KMSKey
+}
+
+// KMSKey is a key of a KMS instance. Spec is its KeySpec: "Aliyun_AES_256"
+// (and the other Aliyun_AES_* and Aliyun_SM4) are symmetric, "RSA_2048",
+// "EC_P256" and the like asymmetric. Alias, when set, is "alias/<name>".
+type KMSKey struct {
+	ID    string
+	Alias string
+	Spec  string
+}
+
+// Symmetric reports whether the key is symmetric, by its KeySpec.
+func (k KMSKey) Symmetric() bool {
+	return strings.HasPrefix(k.Spec, "Aliyun_AES_") || k.Spec == "Aliyun_SM4"
 }
 
 // AccessKey is a long-lived AccessKey pair (a RAM user's).
@@ -81,6 +105,14 @@ const (
 	FixtureFunctionRoleKeyID   = "STS.NTPlaceholderFunctionRole01"
 	FixtureExpiredRoleKeyID    = "STS.NTPlaceholderExpiredRole001"
 	FixtureAccessKeyID         = "LTAI5tPlaceholderAdmin01"
+	// The KMS instance and its symmetric key that encrypt pwreset's secrets.
+	FixtureKMSInstanceID = "kst-hzz00placeholder0001"
+	FixtureKMSKeyID      = "key-hzz00placeholder00000001"
+	FixtureKMSKeyAlias   = "alias/pwreset"
+	// An asymmetric key of the same instance, and a symmetric key of
+	// another instance: neither may encrypt a secret of FixtureKMSInstanceID.
+	FixtureKMSAsymmetricKeyID  = "key-hzz00placeholder00000002"
+	FixtureKMSOtherInstanceKey = "key-hzz00placeholder00000003"
 )
 
 //go:embed testdata/fixture.json
@@ -171,6 +203,22 @@ func (f Fixture) validate() error {
 				return fmt.Errorf("organization %s: user %q empty or listed twice", o.ID, u.Username)
 			}
 			users[u.Username] = true
+		}
+	}
+	keyIDs := map[string]bool{}
+	for _, in := range f.KMSInstances {
+		if in.ID == "" || keyIDs[in.ID] {
+			return fmt.Errorf("kms instance %q: empty or listed twice", in.ID)
+		}
+		keyIDs[in.ID] = true
+		for _, k := range in.Keys {
+			if k.ID == "" || keyIDs[k.ID] || (k.Alias != "" && (keyIDs[k.Alias] || !strings.HasPrefix(k.Alias, "alias/"))) || k.Spec == "" {
+				return fmt.Errorf("kms instance %s: key %q empty, listed twice, without a Spec or with an alias not \"alias/...\"", in.ID, k.ID)
+			}
+			keyIDs[k.ID] = true
+			if k.Alias != "" {
+				keyIDs[k.Alias] = true
+			}
 		}
 	}
 	return nil

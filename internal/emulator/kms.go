@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,7 +29,8 @@ type Secret struct {
 	Versions          []SecretVersion // oldest first
 	DataType          string          // "text" or "binary"
 	Description       string
-	EncryptionKeyID   string
+	EncryptionKeyID   string // the id of the key, however CreateSecret named it
+	DKMSInstanceID    string
 	Created           time.Time
 	Updated           time.Time
 	PlannedDeleteTime time.Time
@@ -267,12 +269,21 @@ func (c *Cloud) createSecret(p map[string]string) (map[string]any, *apiError) {
 	if st := p["SecretType"]; st != "" && st != "Generic" {
 		return nil, errorf(http.StatusBadRequest, "InvalidParameter", "Only Generic secrets are supported here.")
 	}
-	if _, ok := c.secrets[name]; ok {
+	if old, ok := c.secrets[name]; ok {
+		if !old.PlannedDeleteTime.IsZero() {
+			// CreateSecret's error codes: "Rejected.ResourceInDeleteWindow"
+			// (409) for a name whose secret is pending deletion.
+			return nil, errorf(http.StatusConflict, "Rejected.ResourceInDeleteWindow", "The secret with the same name is in the deletion window.")
+		}
 		return nil, errorf(http.StatusConflict, "Rejected.ResourceExist", "The resource already exists.")
+	}
+	key, instance, aerr := c.encryptionKey(p["EncryptionKeyId"], p["DKMSInstanceId"])
+	if aerr != nil {
+		return nil, aerr
 	}
 	now := c.now()
 	s := &secret{Secret: Secret{
-		Name: name, DataType: dt, Description: p["Description"], EncryptionKeyID: p["EncryptionKeyId"],
+		Name: name, DataType: dt, Description: p["Description"], EncryptionKeyID: key.ID, DKMSInstanceID: instance,
 		Created: now, Updated: now,
 	}}
 	s.versions = []*secretVersion{{id: vid, data: data, dataType: dt, stages: map[string]bool{StageCurrent: true}, created: now}}
@@ -280,8 +291,49 @@ func (c *Cloud) createSecret(p map[string]string) (map[string]any, *apiError) {
 	c.accept(data)
 	return map[string]any{
 		"Arn": c.arn(name), "SecretName": name, "SecretType": "Generic", "VersionId": vid,
-		"AutomaticRotation": "Disabled",
+		"AutomaticRotation": "Disabled", "DKMSInstanceId": instance,
 	}, nil
+}
+
+// encryptionKey resolves CreateSecret's EncryptionKeyId (a key id, an alias
+// or an ARN of either) in the instance DKMSInstanceId names, or in any
+// instance when it names none, and checks the key may encrypt a secret. In
+// KMS 3.0 "the key and the secret must belong to the same KMS instance, and
+// the key must be symmetric" (CreateSecret, EncryptionKeyId). The codes of
+// the refusals are not documented for CreateSecret and are assumed:
+// Forbidden.KeyNotFound is KMS's code for a key it cannot find in its key
+// operations, Forbidden.InstanceNotFound is invented. A missing key is
+// refused (MissingParameter, assumed): KMS 1.0's default key, which made the
+// parameter optional, is gone.
+func (c *Cloud) encryptionKey(keyID, instanceID string) (KMSKey, string, *apiError) {
+	if keyID == "" {
+		return KMSKey{}, "", errMissing("EncryptionKeyId")
+	}
+	arnPrefix := "acs:kms:" + c.fixture.Region + ":" + c.fixture.AccountID + ":"
+	if rest, ok := strings.CutPrefix(keyID, arnPrefix); ok {
+		keyID = strings.TrimPrefix(rest, "key/") // "key/<id>" or "alias/<name>"
+	}
+	found := false
+	for _, in := range c.fixture.KMSInstances {
+		if instanceID != "" && in.ID != instanceID {
+			continue
+		}
+		found = true
+		for _, k := range in.Keys {
+			if k.ID != keyID && (k.Alias == "" || k.Alias != keyID) {
+				continue
+			}
+			if !k.Symmetric() {
+				return KMSKey{}, "", errorf(http.StatusNotFound, "Forbidden.KeyNotFound",
+					"The specified key is not a symmetric key of the KMS instance; a secret needs one.")
+			}
+			return k, in.ID, nil
+		}
+	}
+	if instanceID != "" && !found {
+		return KMSKey{}, "", errorf(http.StatusNotFound, "Forbidden.InstanceNotFound", "The specified KMS instance is not found.")
+	}
+	return KMSKey{}, "", errorf(http.StatusNotFound, "Forbidden.KeyNotFound", "The specified key is not found in the KMS instance.")
 }
 
 // versionParams reads and checks the parameters of a new version, which
@@ -462,7 +514,7 @@ func (c *Cloud) describeSecret(p map[string]string) (map[string]any, *apiError) 
 	}
 	out := map[string]any{
 		"Arn": c.arn(name), "SecretName": name, "SecretType": "Generic", "Description": s.Description,
-		"EncryptionKeyId": s.EncryptionKeyID, "CreateTime": kmsTime(s.Created), "UpdateTime": kmsTime(s.Updated),
+		"EncryptionKeyId": s.EncryptionKeyID, "DKMSInstanceId": s.DKMSInstanceID, "CreateTime": kmsTime(s.Created), "UpdateTime": kmsTime(s.Updated),
 		"AutomaticRotation": "Disabled",
 	}
 	if !s.PlannedDeleteTime.IsZero() {

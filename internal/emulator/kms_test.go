@@ -17,7 +17,7 @@ func mustCreate(tb testing.TB, k *kms.Client, name, data, version string) {
 	tb.Helper()
 	resp, err := k.CreateSecret(&kms.CreateSecretRequest{
 		SecretName: tea.String(name), SecretData: tea.String(data), VersionId: tea.String(version),
-		SecretDataType: tea.String("text"),
+		SecretDataType: tea.String("text"), EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID),
 	})
 	require.NoError(tb, err)
 	require.Equal(tb, name, tea.StringValue(resp.Body.SecretName))
@@ -216,13 +216,35 @@ func TestKMSErrors(t *testing.T) {
 		wantStatus int
 	}{
 		{"Rejected.ResourceExist_Create", func() error {
-			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("exists"), SecretData: tea.String("x"), VersionId: tea.String("v9")})
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("exists"), SecretData: tea.String("x"), VersionId: tea.String("v9"), EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID)})
 			return err
 		}, "Rejected.ResourceExist", 409},
 		{"Rejected.ResourceExist_CreatePendingDeletion", func() error {
-			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("doomed"), SecretData: tea.String("x"), VersionId: tea.String("v9")})
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("doomed"), SecretData: tea.String("x"), VersionId: tea.String("v9"), EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID)})
 			return err
-		}, "Rejected.ResourceExist", 409},
+		}, "Rejected.ResourceInDeleteWindow", 409},
+		{"MissingParameter_EncryptionKeyId", func() error {
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("nokey"), SecretData: tea.String("x"), VersionId: tea.String("v0")})
+			return err
+		}, "MissingParameter", 400},
+		{"Forbidden.KeyNotFound_Unknown", func() error {
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("badkey"), SecretData: tea.String("x"), VersionId: tea.String("v0"), EncryptionKeyId: tea.String("key-hzz00nosuchkey")})
+			return err
+		}, "Forbidden.KeyNotFound", 404},
+		{"Forbidden.KeyNotFound_Asymmetric", func() error {
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("badkey"), SecretData: tea.String("x"), VersionId: tea.String("v0"), EncryptionKeyId: tea.String(emulator.FixtureKMSAsymmetricKeyID)})
+			return err
+		}, "Forbidden.KeyNotFound", 404},
+		{"Forbidden.KeyNotFound_OtherInstance", func() error {
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("badkey"), SecretData: tea.String("x"), VersionId: tea.String("v0"),
+				EncryptionKeyId: tea.String(emulator.FixtureKMSOtherInstanceKey), DKMSInstanceId: tea.String(emulator.FixtureKMSInstanceID)})
+			return err
+		}, "Forbidden.KeyNotFound", 404},
+		{"Forbidden.InstanceNotFound", func() error {
+			_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String("badkey"), SecretData: tea.String("x"), VersionId: tea.String("v0"),
+				EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID), DKMSInstanceId: tea.String("kst-hzz00nosuchinstance")})
+			return err
+		}, "Forbidden.InstanceNotFound", 404},
 		{"Rejected.Unavailable_PendingDeletion", func() error {
 			_, err := k.GetSecretValue(&kms.GetSecretValueRequest{SecretName: tea.String("doomed")})
 			return err

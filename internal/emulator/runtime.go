@@ -184,7 +184,7 @@ type Runtime struct {
 	mu       sync.Mutex
 	queue    []*rtPending          // waiting for a GET .../next
 	running  map[string]*rtPending // handed out, waiting for an outcome
-	queued   chan struct{}         // closed and replaced whenever queue grows
+	queued   chan struct{}         // closed and replaced whenever queue grows or running empties
 	polls    []time.Time           // arrival of every GET .../next
 	waiting  int                   // GET .../next requests blocked right now
 	polled   chan struct{}         // closed and replaced whenever polls grows
@@ -314,7 +314,22 @@ func (r *Runtime) withdraw(p *rtPending) {
 	}
 	if r.running[p.inv.RequestID] == p {
 		delete(r.running, p.inv.RequestID)
+		r.wakeLocked()
 	}
+}
+
+// wakeLocked wakes every poll waiting for an invocation it may take.
+func (r *Runtime) wakeLocked() {
+	close(r.queued)
+	r.queued = make(chan struct{})
+}
+
+// Running returns how many invocations have been handed to the function and
+// await their outcome: never more than one.
+func (r *Runtime) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
 }
 
 // PollCount returns how many GET .../next requests have arrived so far.
@@ -406,8 +421,14 @@ func (r *Runtime) serveNext(w http.ResponseWriter, req *http.Request) {
 	for {
 		r.mu.Lock()
 		// A poll whose client has gone must not take an invocation it can
-		// never deliver.
-		if req.Context().Err() == nil && len(r.queue) > 0 {
+		// never deliver. An instance serves one invocation at a time, as
+		// Function Compute's instances do unless instance concurrency is
+		// raised ("By default, each Function Compute instance processes one
+		// request at a time", "Configure instance concurrency",
+		// https://www.alibabacloud.com/help/en/functioncompute/fc/configure-the-concurrency-of-a-single-instance;
+		// s.yaml keeps instanceConcurrency 1): a second poll waits until
+		// the running invocation's outcome is posted.
+		if req.Context().Err() == nil && len(r.queue) > 0 && len(r.running) == 0 {
 			p := r.queue[0]
 			r.queue = r.queue[1:]
 			p.dispatched = r.now()
@@ -492,6 +513,7 @@ func (r *Runtime) serveOutcome(w http.ResponseWriter, req *http.Request, id stri
 	p, ok := r.running[id]
 	if ok {
 		delete(r.running, id)
+		r.wakeLocked()
 	}
 	r.mu.Unlock()
 	if !ok {

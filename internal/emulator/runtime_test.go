@@ -437,3 +437,39 @@ func TestRuntimeInvokeEnds(t *testing.T) {
 		require.ErrorIs(t, err, emulator.ErrRuntimeClosed)
 	})
 }
+
+// TestRuntimeOneInvocationAtATime: an instance serves one invocation at a
+// time, as Function Compute's instances do with instance concurrency 1. A
+// second poll gets the next invocation only after the first's outcome.
+func TestRuntimeOneInvocationAtATime(t *testing.T) {
+	rt, addr := MustStartRuntime(t)
+	outcomes := make(chan emulator.Outcome, 2)
+	invoke := func(id string) {
+		out, err := rt.Invoke(context.Background(), []byte(`{}`), emulator.Invocation{RequestID: id})
+		assert.NoError(t, err)
+		outcomes <- out
+	}
+	first := startPoll(context.Background(), addr)
+	_, err := rt.WaitPoll(invokeCtx(t), 1)
+	require.NoError(t, err)
+	go invoke("req-1")
+	p1 := <-first
+	require.NoError(t, p1.err)
+	require.Equal(t, "req-1", p1.resp.Header.Get("x-fc-request-id"))
+
+	go invoke("req-2")
+	second := startPoll(context.Background(), addr)
+	_, err = rt.WaitPoll(invokeCtx(t), 2)
+	require.NoError(t, err)
+	require.Never(t, func() bool { return len(second) > 0 }, 200*time.Millisecond, 10*time.Millisecond,
+		"a second invocation was handed out while the first ran")
+	assert.Equal(t, 1, rt.Running())
+
+	post(t, "http://"+addr+"/2020-11-11/runtime/invocation/req-1/response", `{}`)
+	p2 := <-second
+	require.NoError(t, p2.err)
+	assert.Equal(t, "req-2", p2.resp.Header.Get("x-fc-request-id"))
+	assert.Equal(t, "req-1", (<-outcomes).RequestID, "the first finished before the second started")
+	post(t, "http://"+addr+"/2020-11-11/runtime/invocation/req-2/response", `{}`)
+	assert.Equal(t, "req-2", (<-outcomes).RequestID)
+}

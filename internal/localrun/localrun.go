@@ -105,6 +105,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		"CLOUDSSO_ENDPOINT=" + s.Endpoints.CloudSSO,
 		"BAAS_ENDPOINT=" + s.Endpoints.BaaS,
 		"ALIBABA_CLOUD_REGION_ID=" + s.Cloud.Region(),
+		"KMS_ENCRYPTION_KEY_ID=" + emulator.FixtureKMSKeyID,
 	}
 	// Coverage of the binary (go build -cover) is written where the test
 	// asks; nothing else of this process's environment reaches the function.

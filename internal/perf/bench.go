@@ -87,10 +87,11 @@ func (lc *LocalCloud) Close() {
 // app.New), with the endpoints of eps and logging off.
 func NewHandler(eps emulator.Endpoints) (*handler.Handler, error) {
 	env := map[string]string{
-		config.EnvKMSEndpoint:      eps.KMS,
-		config.EnvCloudSSOEndpoint: eps.CloudSSO,
-		config.EnvBaaSEndpoint:     eps.BaaS,
-		config.EnvRegionID:         emulator.DefaultRegion,
+		config.EnvKMSEndpoint:        eps.KMS,
+		config.EnvCloudSSOEndpoint:   eps.CloudSSO,
+		config.EnvBaaSEndpoint:       eps.BaaS,
+		config.EnvRegionID:           emulator.DefaultRegion,
+		config.EnvKMSEncryptionKeyID: emulator.FixtureKMSKeyID,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {

@@ -179,6 +179,7 @@ func MustAppFunction(tb testing.TB, cloud *testCloud, env map[string]string) *fu
 		config.EnvCloudSSOEndpoint:       cloud.Endpoints.CloudSSO,
 		config.EnvBaaSEndpoint:           cloud.Endpoints.BaaS,
 		config.EnvRegionID:               cloud.Region(),
+		config.EnvKMSEncryptionKeyID:     emulator.FixtureKMSKeyID,
 		config.EnvAllowedDirectoryIDs:    emulator.FixtureDirectoryID + "," + emulator.FixtureSSOLogonDirectoryID,
 		config.EnvAllowedOrganizationIDs: emulator.FixtureOrganizationID,
 	}

@@ -53,6 +53,7 @@ func MustInstance(tb testing.TB, cloud *testCloud, env ...string) *instance {
 		"CLOUDSSO_ENDPOINT=" + cloud.Endpoints.CloudSSO,
 		"BAAS_ENDPOINT=" + cloud.Endpoints.BaaS,
 		"ALIBABA_CLOUD_REGION_ID=" + cloud.Region(),
+		"KMS_ENCRYPTION_KEY_ID=" + emulator.FixtureKMSKeyID,
 	}, append(append([]string(nil), staticKeyEnv...), env...)...)
 	tb.Cleanup(func() {
 		in.Kill()

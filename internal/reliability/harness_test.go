@@ -239,10 +239,11 @@ type function struct {
 func MustFunction(tb testing.TB, c *testCloud, rc reset.Config) *function {
 	tb.Helper()
 	clients, err := aliyun.New(aliyun.Config{
-		RegionID:         c.Region(),
-		KMSEndpoint:      c.Endpoints.KMS,
-		CloudSSOEndpoint: c.Endpoints.CloudSSO,
-		BaaSEndpoint:     c.Endpoints.BaaS,
+		RegionID:           c.Region(),
+		KMSEndpoint:        c.Endpoints.KMS,
+		CloudSSOEndpoint:   c.Endpoints.CloudSSO,
+		BaaSEndpoint:       c.Endpoints.BaaS,
+		KMSEncryptionKeyID: emulator.FixtureKMSKeyID,
 		// Every invocation carries the role's credentials; a call that
 		// would fall back to the default chain is a bug here.
 		DefaultCredentials: func() (credentials.Credential, error) {

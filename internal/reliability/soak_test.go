@@ -78,6 +78,7 @@ func TestSoak(t *testing.T) {
 	rep := reliability.Report{Seed: seed, FaultsInjected: map[string]int{}, FaultsHit: map[string]int{}}
 	applied := map[string]int{} // target key → rotations finished
 	abandoned := map[string]bool{}
+	abandonedTargets := 0 // targets of abandoned rotations: each may have applied one password more
 	for i := 0; i < n; i++ {
 		// Pick distinct targets.
 		size := 1
@@ -176,6 +177,7 @@ func TestSoak(t *testing.T) {
 					t.Errorf("rotation %d (seed %d): %v", i, seed, err)
 				}
 			default:
+				abandonedTargets++
 				abandoned[tg.Key()] = true
 				if !cloud.heldBySomeVersion(f.Prefix, tg) {
 					rep.PasswordsLost++
@@ -207,7 +209,9 @@ func TestSoak(t *testing.T) {
 	js, _ := json.Marshal(rep)
 	t.Logf("soak figures: %s", js)
 	require.Zero(t, rep.PasswordsLost, "passwords lost")
-	require.LessOrEqual(t, rep.ExtraPasswords, rep.Abandoned, "passwords applied beyond one per finished rotation")
+	// An abandoned batch may leave one extra password on each of its
+	// targets, so the bound counts targets, not rotations.
+	require.LessOrEqual(t, rep.ExtraPasswords, abandonedTargets, "passwords applied beyond one per finished rotation")
 	require.Zero(t, rep.Leaks, "passwords leaked")
 	if *reportPath != "" {
 		require.NoError(t, reliability.UpdateDocument(*reportPath, rep))

@@ -54,7 +54,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	if _, err := fmt.Fprintf(stdout, "KMS_ENDPOINT=%s\nCLOUDSSO_ENDPOINT=%s\nBAAS_ENDPOINT=%s\nFC_RUNTIME_API=%s\n", eps.KMS, eps.CloudSSO, eps.BaaS, rtAddr); err != nil {
+	if _, err := fmt.Fprintf(stdout, "KMS_ENDPOINT=%s\nCLOUDSSO_ENDPOINT=%s\nBAAS_ENDPOINT=%s\nKMS_ENCRYPTION_KEY_ID=%s\nFC_RUNTIME_API=%s\n",
+		eps.KMS, eps.CloudSSO, eps.BaaS, emulator.FixtureKMSKeyID, rtAddr); err != nil {
 		return fmt.Errorf("print endpoints: %w", err)
 	}
 	<-ctx.Done()

@@ -215,7 +215,7 @@ func coldStarts(ctx context.Context, main, hello string, n int) (time.Duration, 
 	}
 	defer rt.Close()
 	env := []string{"KMS_ENDPOINT=" + eps.KMS, "CLOUDSSO_ENDPOINT=" + eps.CloudSSO, "BAAS_ENDPOINT=" + eps.BaaS,
-		"ALIBABA_CLOUD_REGION_ID=" + cloud.Region()}
+		"ALIBABA_CLOUD_REGION_ID=" + cloud.Region(), "KMS_ENCRYPTION_KEY_ID=" + emulator.FixtureKMSKeyID}
 	// One start of each first, unmeasured, so both run from the page cache.
 	if _, err := perf.ColdStarts(ctx, rt, addr, env, 1, main, hello); err != nil {
 		return 0, 0, err
