@@ -150,7 +150,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	}
 	res, err := cl.CallApi(params, req, runtimeOptions())
 	if err != nil {
-		return "", classify("fc", op, err, nil)
+		return "", fcError(op, err)
 	}
 	id := headerValue(res["headers"], "x-fc-request-id")
 	if !reRequestID().MatchString(id) {
@@ -174,4 +174,10 @@ func headerValue(h any, name string) string {
 		}
 	}
 	return ""
+}
+
+// fcError classifies a Function Compute error by the generic rules: its
+// codes (e.g. FunctionNotFound, 404) are not otherwise special here.
+func fcError(op string, err error) error {
+	return classify("fc", op, err, func(string, *APIError) (reset.ErrorCode, error, bool) { return "", nil, false })
 }
