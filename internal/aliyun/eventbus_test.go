@@ -1,9 +1,13 @@
 package aliyun_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +187,67 @@ func TestNewEventBus(t *testing.T) {
 			assert.Equal(t, tt.wantField, re.Field)
 		})
 	}
+}
+
+// A captured PutEvents request replayed as is reuses its nonce; with a
+// changed x-acs header its signature no longer matches.
+func TestPublishReplayRefused(t *testing.T) {
+	t.Parallel()
+	cloud, eps := MustStartCloud(t)
+	busURL, err := cloud.StartEventBus()
+	require.NoError(t, err)
+	cloud.AddEventBus(busName)
+	var last *http.Request
+	var lastBody []byte
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastBody, _ = io.ReadAll(r.Body)
+		last = r.Clone(context.Background())
+		resp, err := forward(busURL, last, lastBody)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(proxy.Close)
+	bus, err := aliyun.NewEventBus(MustNew(t, eps), aliyun.EventBusConfig{Endpoint: proxy.URL, RegionID: "cn-hangzhou", BusName: busName})
+	require.NoError(t, err)
+	_, err = bus.Publish(roleCtx(t), outcomeEvents(1, 10))
+	require.NoError(t, err)
+	require.NotNil(t, last)
+
+	tests := []struct {
+		name   string
+		edit   func(h http.Header)
+		wantIn string
+	}{
+		{"ErrNonceUsed", func(http.Header) {}, "SignatureNonceUsed"},
+		{"ErrSignedHeaderChanged", func(h http.Header) { h.Set("x-acs-signature-nonce", "another-nonce-0001") }, "SignatureDoesNotMatch"},
+		{"ErrDateChanged", func(h http.Header) { h.Set("Date", "Mon, 30 Nov 2026 00:00:00 GMT") }, "SignatureDoesNotMatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := last.Clone(context.Background())
+			tt.edit(r.Header)
+			resp, err := forward(busURL, r, lastBody)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Contains(t, string(b), tt.wantIn)
+		})
+	}
+	assert.Len(t, cloud.PublishedEvents(), 1, "no replay was published")
+}
+
+func forward(target string, r *http.Request, body []byte) (*http.Response, error) {
+	req, err := http.NewRequest(r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = r.Header.Clone()
+	req.Host = r.Host
+	return http.DefaultClient.Do(req)
 }
