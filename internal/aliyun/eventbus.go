@@ -63,7 +63,9 @@ const (
 )
 
 var (
-	reBusName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,126}$`) })
+	// Bus names: at most 127 letters, digits and hyphens, a letter or digit
+	// first (EventBridge limits page).
+	reBusName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,126}$`) })
 	reEventType = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9:._-]{1,64}$`) })
 	// "id: 128 characters. Must start with a letter or digit. Can contain
 	// letters, digits, and hyphens (-)." (EventBridge limits page)
@@ -95,7 +97,7 @@ type EventBus struct {
 // credentials of c. Its error names the variable at fault.
 func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	if !reBusName().MatchString(cfg.BusName) {
-		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits, _ and -, at most 127")
+		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
 	ep, err := parseEndpoint("EVENTBRIDGE_ENDPOINT", cfg.Endpoint)
 	if err != nil {

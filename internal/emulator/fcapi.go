@@ -218,8 +218,10 @@ func (c *Cloud) fcAccept(r *http.Request, call *Call) (*AsyncInvocation, *apiErr
 	}
 	if len(payload) > MaxAsyncPayload {
 		// The signature covers the body; a body cut at the limit cannot be
-		// checked, so the size is refused first. The code is assumed.
-		return nil, errorf(http.StatusRequestEntityTooLarge, "PayloadTooLarge", "The payload of an asynchronous invocation must be at most %d bytes.", MaxAsyncPayload)
+		// checked, so the size is refused first. The code and message are
+		// the FC FAQ's ("EntityTooLarge: payload size exceeds maximum
+		// allowed size", help/doc-detail/2527064); the status is assumed.
+		return nil, errorf(http.StatusRequestEntityTooLarge, "EntityTooLarge", "payload size exceeds maximum allowed size")
 	}
 	if aerr := c.authenticateV3(r, req, r.Header.Get("Authorization")); aerr != nil {
 		return nil, aerr

@@ -187,7 +187,7 @@ func TestInvokeFunctionRefusals(t *testing.T) {
 		wantCode   string
 		wantStatus int
 	}{
-		{"ErrPayloadTooLarge", emulator.DefaultFunctionName, "Async", bytes.Repeat([]byte{'x'}, emulator.MaxAsyncPayload+1), "PayloadTooLarge", http.StatusRequestEntityTooLarge},
+		{"ErrPayloadTooLarge", emulator.DefaultFunctionName, "Async", bytes.Repeat([]byte{'x'}, emulator.MaxAsyncPayload+1), "EntityTooLarge", http.StatusRequestEntityTooLarge},
 		{"ErrSyncNotServed", emulator.DefaultFunctionName, "Sync", []byte(`{}`), "InvalidArgument", http.StatusBadRequest},
 		{"ErrNoFunction", "other", "Async", []byte(`{}`), "FunctionNotFound", http.StatusNotFound},
 	}
