@@ -211,6 +211,9 @@ func (c *Cloud) fcAccept(r *http.Request, call *Call) (*AsyncInvocation, *apiErr
 	if f, ok := c.faults.takeFail("InvokeFunction"); ok {
 		return nil, errorf(f.status, f.code, "The request failed (injected fault).")
 	}
+	if aerr := c.throttle(FC); aerr != nil {
+		return nil, aerr
+	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "ACS3-") {
 		// FC 3.0's API takes only the V3 signature (assumed from its SDK,
 		// which signs nothing else).
