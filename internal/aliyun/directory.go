@@ -272,9 +272,17 @@ type FabricUser struct {
 // describeFabricUsersParams describes DescribeFabricOrganizationUsers as
 // fabricResetParams describes the reset (BaaS 2018-12-21, RPC).
 func describeFabricUsersParams() *openapi.Params {
-	p := fabricResetParams()
-	p.Action = dara.String("DescribeFabricOrganizationUsers")
-	return p
+	return &openapi.Params{
+		Action:      dara.String("DescribeFabricOrganizationUsers"),
+		Version:     dara.String("2018-12-21"),
+		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
+		Pathname:    dara.String("/"),
+		Method:      dara.String("POST"),
+		AuthType:    dara.String("AK"),
+		Style:       dara.String("RPC"),
+		ReqBodyType: dara.String("formData"),
+		BodyType:    dara.String("json"),
+	}
 }
 
 // ListFabricUsers returns every user of organization orgID in location. The
