@@ -34,6 +34,10 @@ const MaxAsyncPayload = 128 << 10
 // FCVersion is Function Compute 3.0's API version.
 const FCVersion = "2023-03-30"
 
+// fcInvokeAction is InvokeFunction's action name, a package constant so the
+// RAM policy test derives fc:InvokeFunction from the call.
+const fcInvokeAction = "InvokeFunction"
+
 var (
 	reFunctionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,127}$`) })
 	reAccountID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,32}$`) })
@@ -113,7 +117,7 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 // enabled; assumed to be refused otherwise). A payload over MaxAsyncPayload
 // is EInvalid before any call. The payload is never part of an error.
 func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID string) (string, error) {
-	const op = "InvokeFunction"
+	const op = fcInvokeAction
 	if len(payload) > MaxAsyncPayload {
 		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), MaxAsyncPayload)
 	}
@@ -138,7 +142,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 		req.Query = map[string]*string{"qualifier": dara.String(s.qualifier)}
 	}
 	params := &openapi.Params{
-		Action:      dara.String(op),
+		Action:      dara.String(fcInvokeAction),
 		Version:     dara.String(FCVersion),
 		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
 		Pathname:    dara.String("/" + FCVersion + "/functions/" + url.PathEscape(s.function) + "/invocations"),

@@ -86,6 +86,7 @@ var apiVersions = map[string]string{
 	"2016-01-20": "kms",
 	"2021-05-15": "cloudsso",
 	"2018-12-21": "baas",
+	"2023-03-30": "fc",
 }
 
 // isAPI reports whether client has the generated API method name.
