@@ -86,6 +86,7 @@ var apiVersions = map[string]string{
 	"2016-01-20": "kms",
 	"2021-05-15": "cloudsso",
 	"2018-12-21": "baas",
+	"2023-03-30": "fc",
 }
 
 // isAPI reports whether client has the generated API method name.
@@ -281,13 +282,15 @@ func TestPolicyGrantsExactlyWhatTheCodeCalls(t *testing.T) {
 }
 
 var (
-	reAction     = regexp.MustCompile(`^[a-z]+:[A-Z][A-Za-z0-9]+$`)
-	reKMSKey     = regexp.MustCompile(`^acs:kms:[a-z0-9*-]+:[0-9*]+:key/[A-Za-z0-9*-]+$`)
-	reCloudSSO   = regexp.MustCompile(`^acs:cloudsso:[a-z0-9*-]+:[0-9*]+:directory/[a-z0-9*-]+/user/[a-z0-9*-]+$`)
-	reBaaS       = regexp.MustCompile(`^acs:baas:[a-z0-9*-]+:[0-9*]+:organization/[a-z0-9*-]+$`)
-	reLog        = regexp.MustCompile(`^acs:log:[a-z0-9*-]+:[0-9*]+:project/[a-z0-9*-]+/logstore/[a-z0-9*_-]+$`)
-	reMNSQueue   = regexp.MustCompile(`^acs:mns:[a-z0-9*-]+:[0-9*]+:/queues/([A-Za-z0-9*-]+)/messages$`)
-	reFCFunction = regexp.MustCompile(`^acs:fc:[a-z0-9*-]+:[0-9*]+:functions/([A-Za-z0-9*_-]+)$`)
+	reAction            = regexp.MustCompile(`^[a-z]+:[A-Z][A-Za-z0-9]+$`)
+	reKMSKey            = regexp.MustCompile(`^acs:kms:[a-z0-9*-]+:[0-9*]+:key/[A-Za-z0-9*-]+$`)
+	reKMSAnySecret      = regexp.MustCompile(`^acs:kms:[a-z0-9*-]+:[0-9*]+:secret/\*$`)
+	reCloudSSODirectory = regexp.MustCompile(`^acs:cloudsso:[a-z0-9*-]+:[0-9*]+:directory/[a-z0-9*-]+$`)
+	reCloudSSO          = regexp.MustCompile(`^acs:cloudsso:[a-z0-9*-]+:[0-9*]+:directory/[a-z0-9*-]+/user/[a-z0-9*-]+$`)
+	reBaaS              = regexp.MustCompile(`^acs:baas:[a-z0-9*-]+:[0-9*]+:organization/[a-z0-9*-]+$`)
+	reLog               = regexp.MustCompile(`^acs:log:[a-z0-9*-]+:[0-9*]+:project/[a-z0-9*-]+/logstore/[a-z0-9*_-]+$`)
+	reMNSQueue          = regexp.MustCompile(`^acs:mns:[a-z0-9*-]+:[0-9*]+:/queues/([A-Za-z0-9*-]+)/messages$`)
+	reFCFunction        = regexp.MustCompile(`^acs:fc:[a-z0-9*-]+:[0-9*]+:functions/([A-Za-z0-9*_-]+)$`)
 )
 
 func TestPolicyIsLeastPrivilege(t *testing.T) {
@@ -302,6 +305,14 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 		switch {
 		case action == "kms:GenerateDataKey" || action == "kms:Decrypt":
 			return reKMSKey, "a KMS key"
+		case action == "kms:ListSecrets":
+			// A listing names no secret: it is granted on the secret type
+			// (assumed; docs/wire-facts.md), and the code keeps the prefix.
+			return reKMSAnySecret, "the account's secrets"
+		case action == "cloudsso:ListUsers" || action == "cloudsso:GetPasswordPolicy":
+			// Directory-level actions (GetPasswordPolicy's reference names
+			// the Directory resource; ListUsers' is assumed the same).
+			return reCloudSSODirectory, "CloudSSO directories"
 		case strings.HasPrefix(action, "kms:"):
 			return secretARN, "a secret under " + prefix
 		case strings.HasPrefix(action, "cloudsso:"):

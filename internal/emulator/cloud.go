@@ -90,6 +90,7 @@ type Cloud struct {
 	connSeq  atomic.Uint64
 	servers  []*http.Server
 	buckets  map[Product]*bucket
+	fleet    fleetState // directory.go, fcapi.go, eventbus.go
 }
 
 type directory struct {
@@ -468,9 +469,10 @@ var actions = map[Product]map[string]bool{
 		"CreateSecret": true, "PutSecretValue": true, "GetSecretValue": true,
 		"UpdateSecretVersionStage": true, "DescribeSecret": true,
 		"ListSecretVersionIds": true, "DeleteSecret": true,
+		"ListSecrets": true,
 	},
-	CloudSSO: {"ResetUserPassword": true},
-	BaaS:     {"ResetFabricOrganizationUserPassword": true},
+	CloudSSO: {"ResetUserPassword": true, "ListUsers": true, "GetUser": true, "GetPasswordPolicy": true},
+	BaaS:     {"ResetFabricOrganizationUserPassword": true, "DescribeFabricOrganizationUsers": true},
 }
 
 var versions = map[Product]string{KMS: KMSVersion, CloudSSO: CloudSSOVersion, BaaS: BaaSVersion}
@@ -558,9 +560,9 @@ func (c *Cloud) apply(req *request) (map[string]any, *apiError) {
 	case KMS:
 		return c.kms(req)
 	case CloudSSO:
-		return c.resetUserPassword(req.params)
+		return c.cloudSSO(req)
 	case BaaS:
-		return c.resetFabricPassword(req.params)
+		return c.baas(req)
 	}
 	return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 }

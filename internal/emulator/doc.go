@@ -1,7 +1,12 @@
 // Package emulator is pwreset's local Alibaba Cloud: a wire-compatible stand-in
 // for the three APIs the function calls (BaaS ResetFabricOrganizationUserPassword,
 // CloudSSO ResetUserPassword and the KMS Secrets Manager actions), for tests and
-// the demo.
+// the demo. For fleet runs it also serves CloudSSO ListUsers, GetUser and
+// GetPasswordPolicy (and enforces a directory's password policy), BaaS
+// DescribeFabricOrganizationUsers, KMS ListSecrets, and, on listeners of
+// their own, Function Compute's InvokeFunction (StartFC, asynchronous
+// invocations queued on a Runtime) and EventBridge's data API PutEvents
+// (StartEventBus); docs/wire-facts.md gives the sources.
 //
 // It speaks the real wire so the real SDK clients run unchanged against it:
 // requests are routed by x-acs-action/x-acs-version (ACS3-HMAC-SHA256) or by the

@@ -63,18 +63,26 @@ type STSToken struct {
 
 // Directory is a CloudSSO directory. MinPasswordLength is its password
 // policy's minimum length; values below the service minimum of 8 mean 8.
+// PasswordPolicy, when set, is the whole policy (GetPasswordPolicy answers
+// it and ResetUserPassword enforces it; see directory.go); the larger of
+// the two minimum lengths applies.
 type Directory struct {
 	ID                string
 	SSOLogonEnabled   bool
 	MinPasswordLength int
+	PasswordPolicy    *PasswordPolicy `json:",omitempty"`
 	Users             []SSOUser
 }
 
-// SSOUser is a CloudSSO user of a directory.
+// SSOUser is a CloudSSO user of a directory. Status ("Enabled" or
+// "Disabled") and ProvisionType ("Manual" or "Synchronized") default to
+// Enabled and Manual.
 type SSOUser struct {
-	ID       string
-	Name     string
-	Password string
+	ID            string
+	Name          string
+	Password      string
+	Status        string `json:",omitempty"`
+	ProvisionType string `json:",omitempty"`
 }
 
 // Organization is a BaaS (Hyperledger Fabric) organization in a region.

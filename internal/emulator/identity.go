@@ -71,11 +71,15 @@ func (c *Cloud) resetUserPassword(p map[string]string) (map[string]any, *apiErro
 	case !generate && !ssoPasswordOK(pw, d.MinPasswordLength):
 		return nil, errorf(http.StatusBadRequest, "InvalidParameter.Password", "The password does not meet the password policy of the directory.")
 	}
+	if aerr := c.checkSSOPolicy(d, u, pw, generate); aerr != nil {
+		return nil, aerr
+	}
 	out := map[string]any{}
 	if generate {
 		pw = randomSSOPassword(max(d.MinPasswordLength, 16))
 		out["NewPassword"] = pw
 	}
+	c.rememberSSOPassword(d, u)
 	u.Password = pw
 	u.requireReset = p["RequirePasswordResetForNextLogin"] == "true"
 	c.accept(pw)

@@ -219,6 +219,8 @@ func (c *Cloud) kms(req *request) (map[string]any, *apiError) {
 		return c.listSecretVersionIDs(p)
 	case "DeleteSecret":
 		return c.deleteSecret(p)
+	case "ListSecrets":
+		return c.listSecrets(p)
 	}
 	return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 }
