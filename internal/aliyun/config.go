@@ -102,6 +102,12 @@ var (
 	reInstanceID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^kst-[A-Za-z0-9]{1,64}$`) })
 	// KMS's endpoints: kms.<region>.aliyuncs.com and
 	// kms-vpc.<region>.aliyuncs.com ("Key Management Service: Endpoints").
+	reEventBridgeDataHost = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9]{1,32}\.eventbridge\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-vpc)?\.aliyuncs\.com$`)
+	})
+	reFCHost = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9]{1,32}\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-internal)?\.fc\.aliyuncs\.com$`)
+	})
 	reKMSHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^kms(-vpc)?\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}\.aliyuncs\.com$`)
 	})
@@ -163,6 +169,18 @@ func isLoopback(host string) bool {
 }
 
 func documentedKMSHost(host string) bool { return reKMSHost().MatchString(host) }
+
+// documentedEventBridgeDataHost: the data API's endpoints are
+// <account>.eventbridge.<region>.aliyuncs.com and, from a VPC,
+// <account>.eventbridge.<region>-vpc.aliyuncs.com (docs/wire-facts.md).
+func documentedEventBridgeDataHost(host string) bool {
+	return reEventBridgeDataHost().MatchString(host)
+}
+
+// documentedFCHost: FC 3.0's endpoints are <account>.<region>.fc.aliyuncs.com
+// and, from a VPC, <account>.<region>-internal.fc.aliyuncs.com
+// (docs/wire-facts.md).
+func documentedFCHost(host string) bool { return reFCHost().MatchString(host) }
 
 func documentedCloudSSOHost(host string) bool {
 	for _, r := range CloudSSORegions {

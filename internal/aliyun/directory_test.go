@@ -122,7 +122,7 @@ func TestListSSOUsersErrors(t *testing.T) {
 		{name: "ErrInvalidProvisionType", dir: dirID, filter: aliyun.SSOUserFilter{ProvisionType: "SCIM"}, want: reset.EInvalid},
 		{name: "ErrPrefixWithSpace", dir: dirID, filter: aliyun.SSOUserFilter{UserNamePrefix: "ops eq x"}, want: reset.EInvalid},
 		{name: "ErrNoDirectory", dir: "d-00nosuchdir01", want: reset.ENotFound, wantCalls: 1},
-		{name: "ErrWrongKey", dir: dirID, badKey: true, want: reset.EForbidden, wantCalls: 1},
+		{name: "ErrWrongKey", dir: dirID, badKey: true, want: reset.EUnavailable, wantCalls: 1},
 		{name: "ErrThrottledFirstPage", dir: dirID, fault: func() { cloud.FailNext("ListUsers", 1, http.StatusBadRequest, "Throttling.User") }, want: reset.EThrottled, wantCalls: 1},
 	}
 	for _, tt := range tests {
@@ -221,7 +221,7 @@ func TestGetPasswordPolicy(t *testing.T) {
 		bad := roleCreds(t)
 		bad.AccessKeySecret = "not-the-role-secret"
 		_, err := dir.GetPasswordPolicy(reset.WithCredentials(ctx, bad), dirID)
-		requireCode(t, leaks.Err(err), reset.EForbidden)
+		requireCode(t, leaks.Err(err), reset.EUnavailable)
 	})
 }
 
@@ -300,7 +300,7 @@ func TestListFabricUsers(t *testing.T) {
 		{name: "ErrThrottled", org: orgID, loc: location, fault: func() {
 			cloud.FailNext("DescribeFabricOrganizationUsers", 1, http.StatusBadRequest, "Throttling.User")
 		}, want: reset.EThrottled},
-		{name: "ErrWrongKey", org: orgID, loc: location, badKey: true, want: reset.EForbidden},
+		{name: "ErrWrongKey", org: orgID, loc: location, badKey: true, want: reset.EUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,7 +99,7 @@ func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	if !reBusName().MatchString(cfg.BusName) {
 		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
-	ep, err := parseEndpoint("EVENTBRIDGE_ENDPOINT", cfg.Endpoint)
+	ep, err := parseEndpoint("EVENTBRIDGE_ENDPOINT", cfg.Endpoint, documentedEventBridgeDataHost)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,7 @@ func eventBridgeError(op string, status int, raw []byte) error {
 	if a.RequestID != "" {
 		msg += " (request id " + a.RequestID + ")"
 	}
-	return &reset.Error{Code: genericCode(a), Message: msg, Err: a}
+	return &reset.Error{Code: classOf(a), Message: msg, Err: a}
 }
 
 // signEventBridge returns the signature of a data API request, as

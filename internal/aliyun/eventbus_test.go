@@ -123,7 +123,7 @@ func TestPublishRefusals(t *testing.T) {
 		creds *reset.Credentials
 		want  reset.ErrorCode
 	}{
-		{name: "ErrWrongKey", creds: &bad, want: reset.EForbidden},
+		{name: "ErrWrongKey", creds: &bad, want: reset.EUnavailable},
 		{name: "ErrExpiredToken", creds: ptr(expiredCreds(t)), want: reset.EUnavailable},
 		{name: "ErrThrottled", fault: func() { cloud.FailNext("PutEvents", 1, http.StatusTooManyRequests, "Throttling") }, want: reset.EThrottled},
 		{name: "ErrUpstream", fault: func() { cloud.FailNext("PutEvents", 1, http.StatusInternalServerError, "InternalError") }, want: reset.EUpstream},

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
+	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
@@ -69,7 +70,7 @@ func TestListSecretsErrors(t *testing.T) {
 		want  reset.ErrorCode
 	}{
 		{name: "ErrThrottled", fault: func() { cloud.FailNext("ListSecrets", 1, http.StatusTooManyRequests, "Rejected.Throttling") }, want: reset.EThrottled},
-		{name: "ErrWrongKey", creds: &bad, want: reset.EForbidden},
+		{name: "ErrWrongKey", creds: &bad, want: reset.EUnavailable},
 		{name: "ErrExpiredToken", creds: ptr(expiredCreds(t)), want: reset.EUnavailable},
 	}
 	for _, tt := range tests {
@@ -94,7 +95,7 @@ func TestListVersionsAndDescribe(t *testing.T) {
 	t.Parallel()
 	cloud, eps := MustStartCloud(t)
 	leaks := MustWatchLeaks(t, cloud)
-	clients := MustNew(t, eps, func(c *aliyun.Config) { c.KMSEncryptionKeyID = "alias/pwreset" })
+	clients := MustNew(t, eps)
 	store, lister := clients.Secrets, aliyun.NewSecretLister(clients)
 	ctx := roleCtx(t)
 	const name = "pwreset/cloudsso/d-00fc2p61ab12/u-00q8wbq42wiltcrkab12"
@@ -125,7 +126,7 @@ func TestListVersionsAndDescribe(t *testing.T) {
 	require.NoError(t, leaks.Err(err))
 	assert.Equal(t, name, md.Name)
 	assert.Equal(t, "acs:kms:cn-hangzhou:1234567890123456:secret/"+name, md.ARN)
-	assert.Equal(t, "alias/pwreset", md.EncryptionKeyID)
+	assert.Equal(t, emulator.FixtureKMSKeyID, md.EncryptionKeyID)
 	assert.NotEmpty(t, md.CreateTime)
 	assert.Empty(t, md.PlannedDeleteTime)
 

@@ -78,7 +78,7 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
 		return nil, reset.FieldError("Qualifier", "must be a version or alias name")
 	}
-	ep, err := parseEndpoint("FUNCTION_COMPUTE_ENDPOINT", cfg.Endpoint)
+	ep, err := parseEndpoint("FUNCTION_COMPUTE_ENDPOINT", cfg.Endpoint, documentedFCHost)
 	if err != nil {
 		return nil, err
 	}

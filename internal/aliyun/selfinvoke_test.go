@@ -149,11 +149,11 @@ func TestInvokeAsyncErrors(t *testing.T) {
 	}{
 		{name: "ErrPayloadTooLarge", invoker: inv, payload: bytes.Repeat([]byte{'x'}, aliyun.MaxAsyncPayload+1), want: reset.EInvalid},
 		{name: "ErrBadTaskID", invoker: inv, payload: []byte(`{}`), taskID: "1 bad", want: reset.EInvalid},
-		{name: "ErrWrongKey", invoker: inv, payload: []byte(`{}`), creds: &bad, want: reset.EForbidden, wantCalls: 1},
+		{name: "ErrWrongKey", invoker: inv, payload: []byte(`{}`), creds: &bad, want: reset.EUnavailable, wantCalls: 1},
 		{name: "ErrThrottled", invoker: inv, payload: []byte(`{}`), fault: func() {
 			cloud.FailNext("InvokeFunction", 1, http.StatusTooManyRequests, "ResourceThrottled")
 		}, want: reset.EThrottled, wantCalls: 1},
-		{name: "ErrNoFunction", invoker: other, payload: []byte(`{}`), want: reset.ENotFound, wantCalls: 1},
+		{name: "ErrNoFunction", invoker: other, payload: []byte(`{}`), want: reset.EUpstream, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,19 @@
 //	InvalidParameter.Password                400     CloudSSO, BaaS  assumed
 //	OrganizationNotFound                     404     BaaS            assumed (BaaS documents no error codes)
 //	UserNotFound                             404     BaaS            assumed
+//	InvalidParameter.Password.DifferentChars 400     CloudSSO        assumed (GetPasswordPolicy documents the rule, not the refusal's code)
+//	InvalidParameter.Password.ContainUsername 400    CloudSSO        assumed
+//	InvalidParameter.Password.Reused         400     CloudSSO        assumed (PasswordReusePrevention)
+//	InvalidParameter.NextToken               400     CloudSSO        assumed (ListUsers with a token it did not issue)
+//	InvalidArgument                          400     FC, EventBridge FC 3.0 error codes; EventBridge PutEvents: assumed
+//	EntityTooLarge                           413     FC              FC limits (asynchronous payload over 128 KB)
+//	FunctionNotFound                         404     FC              FC 3.0 error codes
+//	EventBusNotExist                         —*      EventBridge     assumed (per-entry code in EntryList)
+//	EventSizeExceedLimit                     —*      EventBridge     assumed (per-entry code: an event over 64 KB)
+//	EventsCountExceedLimit                   400     EventBridge     assumed (more than 16 events per PutEvents)
+//	EventsSizeExceedLimit                    413     EventBridge     assumed (over 256 KB per PutEvents)
+//
+// (* a per-entry code inside a 200 answer's EntryList, not an HTTP status.)
 //
 // Documents: common error codes, https://api.alibabacloud.com/document (error
 // center); V3 signature,

@@ -230,7 +230,7 @@ func (c *Cloud) fcAccept(r *http.Request, call *Call) (*AsyncInvocation, *apiErr
 		return nil, aerr
 	}
 	if a, v := r.Header.Get("x-acs-action"), r.Header.Get("x-acs-version"); a != "InvokeFunction" || v != FCVersion {
-		return nil, errorf(http.StatusBadRequest, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
+		return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 	}
 	c.mu.Lock()
 	fn := c.fleet.fc.opts.FunctionName

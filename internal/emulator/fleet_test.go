@@ -96,7 +96,7 @@ func TestListingsHoldNoPassword(t *testing.T) {
 	require.NoError(t, err)
 	user, err := sso.GetUser(&cloudsso.GetUserRequest{DirectoryId: tea.String(emulator.FixtureDirectoryID), UserId: tea.String(emulator.FixtureUserID)})
 	require.NoError(t, err)
-	res, err := MustBaaS(t, eps.BaaS, roleCred(t), sigV3).call("DescribeFabricOrganizationUsers", emulator.BaaSVersion,
+	res, err := MustBaaS(t, eps.BaaS, roleCred(t), sigV2).call("DescribeFabricOrganizationUsers", emulator.BaaSVersion,
 		map[string]any{"OrganizationId": emulator.FixtureOrganizationID, "Location": emulator.FixtureLocation})
 	require.NoError(t, err)
 	fabric, err := json.Marshal(res["body"])
@@ -114,7 +114,7 @@ func TestListSecretsFilters(t *testing.T) {
 	_, eps := MustStart(t)
 	k := MustKMS(t, eps.KMS, roleCred(t), sigV3)
 	for _, name := range []string{"pwreset/a", "pwreset/b", "pwreset/c", "other/a"} {
-		_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String(name), VersionId: tea.String("v1"), SecretData: tea.String("x")})
+		_, err := k.CreateSecret(&kms.CreateSecretRequest{SecretName: tea.String(name), VersionId: tea.String("v1"), SecretData: tea.String("x"), EncryptionKeyId: tea.String(emulator.FixtureKMSKeyID)})
 		require.NoError(t, err)
 	}
 	list := func(req *kms.ListSecretsRequest) ([]string, int32, error) {
