@@ -279,6 +279,7 @@ func resultOf(r reset.Result) Result {
 		SecretName:     r.SecretName,
 		VersionID:      r.VersionID,
 		Resumed:        r.Resumed,
+		RolledForward:  r.RolledForward,
 	}
 	if err, ok := failed(r); ok {
 		if out.Status == "" {
