@@ -58,6 +58,8 @@ func cloudSSOError(op string, err error) error {
 		switch {
 		case isThrottling(c):
 			return reset.EThrottled, nil, true
+		case isReuseRefusal(c):
+			return reset.EInvalid, reset.ErrPasswordReused, true
 		case strings.HasPrefix(c, "EntityNotExists"):
 			return reset.ENotFound, nil, true
 		case strings.Contains(c, "SSOLogon"), strings.Contains(c, "SSOEnabled"), strings.HasPrefix(c, "OperationConflict"):
@@ -68,4 +70,16 @@ func cloudSSOError(op string, err error) error {
 		}
 		return "", nil, false
 	})
+}
+
+// isReuseRefusal reports whether a CloudSSO code refuses a password because
+// it was used before (the directory's PasswordReusePrevention, documented
+// in SetPasswordPolicy / GetPasswordPolicy). Neither the API docs nor the
+// SDK name that code: the match is broad and assumed ("Reuse", "History",
+// or "Password" with "Used"), and the rotator logs the real code whenever
+// it counts one.
+func isReuseRefusal(code string) bool {
+	c := strings.ToLower(code)
+	return strings.Contains(c, "reuse") || strings.Contains(c, "history") ||
+		(strings.Contains(c, "password") && strings.Contains(c, "used"))
 }

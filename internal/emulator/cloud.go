@@ -100,6 +100,7 @@ type directory struct {
 type ssoUser struct {
 	SSOUser
 	requireReset bool
+	history      []string // passwords set, oldest first, for PasswordReusePrevention
 }
 
 type organization struct {
@@ -135,7 +136,7 @@ func New(f Fixture) *Cloud {
 		dir := &directory{Directory: d, users: map[string]*ssoUser{}}
 		dir.Users = nil
 		for _, u := range d.Users {
-			dir.users[u.ID] = &ssoUser{SSOUser: u}
+			dir.users[u.ID] = &ssoUser{SSOUser: u, history: []string{u.Password}}
 		}
 		c.dirs[d.ID] = dir
 	}
@@ -372,6 +373,10 @@ func (c *Cloud) serve(p Product, w http.ResponseWriter, r *http.Request) {
 			if d := c.faults.latency(call.Action); d > 0 {
 				wait(r.Context(), d)
 			}
+			if d, ok := c.faults.takeLate(call.Action); ok {
+				// Not bound to the client: the service goes on without it.
+				wait(context.Background(), d)
+			}
 			if f, ok := c.faults.takeFail(call.Action); ok {
 				aerr = errorf(f.status, f.code, "The request failed (injected fault).")
 			}
@@ -466,8 +471,8 @@ var actions = map[Product]map[string]bool{
 		"UpdateSecretVersionStage": true, "DescribeSecret": true,
 		"ListSecretVersionIds": true, "DeleteSecret": true,
 	},
-	CloudSSO: {"ResetUserPassword": true},
-	BaaS:     {"ResetFabricOrganizationUserPassword": true},
+	CloudSSO: {"ResetUserPassword": true, "GetUser": true},
+	BaaS:     {"ResetFabricOrganizationUserPassword": true, "DescribeFabricOrganizationUsers": true},
 }
 
 var versions = map[Product]string{KMS: KMSVersion, CloudSSO: CloudSSOVersion, BaaS: BaaSVersion}
@@ -555,8 +560,14 @@ func (c *Cloud) apply(req *request) (map[string]any, *apiError) {
 	case KMS:
 		return c.kms(req)
 	case CloudSSO:
+		if req.action == "GetUser" {
+			return c.getUser(req.params)
+		}
 		return c.resetUserPassword(req.params)
 	case BaaS:
+		if req.action == "DescribeFabricOrganizationUsers" {
+			return c.describeFabricOrganizationUsers(req.params)
+		}
 		return c.resetFabricPassword(req.params)
 	}
 	return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")

@@ -39,11 +39,14 @@ type STSToken struct {
 
 // Directory is a CloudSSO directory. MinPasswordLength is its password
 // policy's minimum length; values below the service minimum of 8 mean 8.
+// PasswordReusePrevention N > 0 refuses any of a user's last N passwords,
+// the one in effect included (SetPasswordPolicy).
 type Directory struct {
-	ID                string
-	SSOLogonEnabled   bool
-	MinPasswordLength int
-	Users             []SSOUser
+	ID                      string
+	SSOLogonEnabled         bool
+	MinPasswordLength       int
+	PasswordReusePrevention int
+	Users                   []SSOUser
 }
 
 // SSOUser is a CloudSSO user of a directory.

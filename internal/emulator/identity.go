@@ -70,6 +70,8 @@ func (c *Cloud) resetUserPassword(p map[string]string) (map[string]any, *apiErro
 		return nil, errMissing("Password")
 	case !generate && !ssoPasswordOK(pw, d.MinPasswordLength):
 		return nil, errorf(http.StatusBadRequest, "InvalidParameter.Password", "The password does not meet the password policy of the directory.")
+	case !generate && d.PasswordReusePrevention > 0 && u.reused(pw, d.PasswordReusePrevention):
+		return nil, errorf(http.StatusBadRequest, ssoReusedCode, "The password was used recently.")
 	}
 	out := map[string]any{}
 	if generate {
@@ -77,6 +79,7 @@ func (c *Cloud) resetUserPassword(p map[string]string) (map[string]any, *apiErro
 		out["NewPassword"] = pw
 	}
 	u.Password = pw
+	u.history = append(u.history, pw)
 	u.requireReset = p["RequirePasswordResetForNextLogin"] == "true"
 	c.accept(pw)
 	return out, nil
