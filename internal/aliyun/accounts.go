@@ -56,9 +56,17 @@ func (s *CloudSSO) CheckAccount(ctx context.Context, t reset.Target) error {
 // generated 2018-12-21 clients do (RPC; OrganizationId required, Location
 // optional; https://help.aliyun.com/document_detail/128017.html).
 func fabricUsersParams() *openapi.Params {
-	p := fabricResetParams()
-	p.Action = dara.String("DescribeFabricOrganizationUsers")
-	return p
+	return &openapi.Params{
+		Action:      dara.String("DescribeFabricOrganizationUsers"),
+		Version:     dara.String("2018-12-21"),
+		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
+		Pathname:    dara.String("/"),
+		Method:      dara.String("POST"),
+		AuthType:    dara.String("AK"),
+		Style:       dara.String("RPC"),
+		ReqBodyType: dara.String("formData"),
+		BodyType:    dara.String("json"),
+	}
 }
 
 // CheckAccount reports whether user t.Username exists in organization
