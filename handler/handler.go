@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,8 +88,9 @@ type invocation struct {
 //     the event again can help.
 //
 // The idempotency key of each request is the HTTP Idempotency-Key header
-// (else the request id), the CloudEvent's id, the timer's name and time, or,
-// for a direct invocation, the request id.
+// (else the request id), the CloudEvent's source and id, the timer's name
+// and time, or, for a direct invocation, the request id, each in its
+// trigger's namespace (ScopedKey).
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err error) {
 	inv := invocation{start: time.Now()}
 	if fc, ok := fccontext.FromContext(ctx); ok {
@@ -365,6 +367,10 @@ func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Resul
 	if rule := checkKey(ev.ID); rule != "" {
 		return nil, reset.FieldError("id", "%s", rule)
 	}
+	// source and id together identify a CloudEvent: the key needs both.
+	if rule := checkKey(ev.Source); rule != "" {
+		return nil, reset.FieldError("source", "%s", rule)
+	}
 	data := []byte(ev.Data)
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '"' {
 		// A producer that sent the request as text: EventBridge passes it on
@@ -378,7 +384,7 @@ func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Resul
 		data = nil
 	}
 	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", ev.ID), slog.String("eventId", ev.ID))
-	return h.rotate(ctx, data, "data", ev.ID)
+	return h.rotate(ctx, data, "data", ScopedKey("eventbridge", ev.Source, ev.ID))
 }
 
 // eventStream answers the event-streaming form of EventBridge: an array of
@@ -448,7 +454,7 @@ func (h *Handler) timer(ctx context.Context, inv invocation, event json.RawMessa
 			return nil, reset.FieldError("triggerName", `and triggerTime: their key "name/time" %s`, rule)
 		}
 		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", key))
-		return h.rotate(ctx, []byte(ev.Payload), "payload", key)
+		return h.rotate(ctx, []byte(ev.Payload), "payload", ScopedKey("timer", ev.TriggerName, ev.TriggerTime))
 	}()
 	resp, err := eventAnswer(inv.requestID, results, err)
 	h.done(ctx, inv, results, err)
@@ -464,7 +470,7 @@ func (h *Handler) direct(ctx context.Context, inv invocation, event json.RawMess
 			return nil, reset.Errorf(reset.EInternal, "the invocation's request id, its idempotency key, %s", rule)
 		}
 		ctx := withLogAttrs(ctx, slog.String("idempotencyKey", inv.requestID))
-		return h.rotate(ctx, event, "event", inv.requestID)
+		return h.rotate(ctx, event, "event", ScopedKey("direct", inv.requestID))
 	}()
 	resp, err := eventAnswer(inv.requestID, results, err)
 	h.done(ctx, inv, results, err)
@@ -516,4 +522,18 @@ func logTargets(results []Result) []logTarget {
 		}
 	}
 	return out
+}
+
+// ScopedKey is the idempotency key of a request in its trigger's namespace
+// ("http", "eventbridge", "timer", "direct"), then each part as "<length>:<part>", so that no caller of one
+// trigger can name another's key (an HTTP caller cannot send a timer's or
+// an event's), and no two tuples of parts give the same key (source "a:b"
+// with id "c" is not source "a" with id "b:c").
+func ScopedKey(namespace string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString(namespace)
+	for _, p := range parts {
+		b.WriteString(":" + strconv.Itoa(len(p)) + ":" + p)
+	}
+	return b.String()
 }

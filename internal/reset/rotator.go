@@ -21,8 +21,12 @@ const (
 	// MaxTargets bounds a batch, so one request cannot hold the single
 	// instance (and every other caller) for long.
 	MaxTargets = 1000
-	// MaxIdempotencyKeyLength bounds the idempotency key in bytes.
+	// MaxIdempotencyKeyLength bounds a caller-given idempotency key (or
+	// each part of one, such as a CloudEvent's source and id) in bytes.
 	MaxIdempotencyKeyLength = 256
+	// MaxScopedKeyLength bounds Request.IdempotencyKey, the key scoped by
+	// its trigger: a namespace and up to three length-prefixed parts.
+	MaxScopedKeyLength = 4*MaxIdempotencyKeyLength + 64
 	// MaxSecretNameLength is KMS's limit on secret names.
 	MaxSecretNameLength = 192
 )
@@ -215,7 +219,7 @@ type plan struct {
 }
 
 // Check validates req before any cloud call: the idempotency key (required,
-// at most MaxIdempotencyKeyLength bytes of printable UTF-8), the number of
+// at most MaxScopedKeyLength bytes of printable UTF-8), the number of
 // targets (1 to MaxTargets), each target (Target.Validate, a resetter for
 // its kind, the allow-lists) and duplicates. Its error is an *Error: EInvalid
 // or, for a target off an allow-list, EForbidden. When the request holds more
@@ -277,8 +281,8 @@ func checkIdempotencyKey(key string) error {
 	switch {
 	case key == "":
 		return FieldError(field, "is required")
-	case len(key) > MaxIdempotencyKeyLength:
-		return FieldError(field, "must be at most %d bytes", MaxIdempotencyKeyLength)
+	case len(key) > MaxScopedKeyLength:
+		return FieldError(field, "must be at most %d bytes", MaxScopedKeyLength)
 	case !utf8.ValidString(key):
 		return FieldError(field, "must be valid UTF-8")
 	case strings.IndexFunc(key, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0:
