@@ -279,6 +279,10 @@ func (s recordingStore) GetVersion(ctx context.Context, name, versionID string) 
 	v, err := s.next.GetVersion(ctx, name, versionID)
 	return v, seen(err)
 }
+func (s recordingStore) GetStaged(ctx context.Context, name, stage string) (reset.SecretVersion, error) {
+	v, err := s.next.GetStaged(ctx, name, stage)
+	return v, seen(err)
+}
 func (s recordingStore) Promote(ctx context.Context, name, versionID string) error {
 	return seen(s.next.Promote(ctx, name, versionID))
 }
@@ -290,6 +294,16 @@ type recordingResetter struct{ next reset.Resetter }
 
 func (r recordingResetter) ResetPassword(ctx context.Context, t reset.Target, password string) error {
 	return seen(r.next.ResetPassword(ctx, t, password))
+}
+
+// CheckAccount forwards the adapter's existence check (every adapter has
+// one: aliyun's accounts.go).
+func (r recordingResetter) CheckAccount(ctx context.Context, t reset.Target) error {
+	c, ok := r.next.(reset.AccountChecker)
+	if !ok {
+		return reset.Errorf(reset.EInternal, "test: the adapter has no account check")
+	}
+	return seen(c.CheckAccount(ctx, t))
 }
 
 func seen(err error) error {
