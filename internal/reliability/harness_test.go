@@ -317,6 +317,7 @@ type invocation struct {
 	Creds     fccontext.Credentials // zero: the role's
 	NoCreds   bool                  // send no credentials at all
 	Timeout   time.Duration         // the invocation's deadline; 0: 30s
+	Ctx       context.Context       // the parent of the invocation's context; nil: background
 }
 
 // answer is what the handler returned, decoded.
@@ -382,7 +383,11 @@ func (f *function) Invoke(tb testing.TB, event []byte, inv invocation) answer {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := inv.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	ctx = fccontext.NewContext(ctx, &fccontext.FcContext{
 		RequestID: inv.RequestID, Credentials: creds, Region: f.Cloud.Region(), AccountId: f.Cloud.AccountID(),
