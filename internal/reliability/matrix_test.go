@@ -31,6 +31,11 @@ type fault struct {
 // faultLatency is longer than any invocation of the latency column lasts.
 const faultLatency = 5 * time.Second
 
+// appliedLate is how long an applied-late call waits before it takes
+// effect: longer than the invocation it belongs to (the column's timeout,
+// or the soak's).
+const appliedLate = 400 * time.Millisecond
+
 var faults = []fault{
 	{
 		name: "error-5xx",
@@ -62,6 +67,14 @@ var faults = []fault{
 		disarm:  func(c *testCloud, action string) { c.SetLatency(action, 0) },
 		hit:     func(emulator.Call) bool { return true }, // judged by the first invocation failing
 		timeout: 500 * time.Millisecond,
+	},
+	{
+		// The call takes effect only after the client gave up: a timed-out
+		// reset is unfinished, not unchanged.
+		name:    "applied-late",
+		arm:     func(c *testCloud, _ emulator.Product, action string) { c.ApplyLate(action, 1, appliedLate) },
+		hit:     func(emulator.Call) bool { return true }, // judged by the first invocation failing
+		timeout: 300 * time.Millisecond,
 	},
 	{
 		name: "drop-before-apply",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pwreset/pwreset/handler"
 	"github.com/pwreset/pwreset/internal/emulator"
+	"github.com/pwreset/pwreset/internal/localrun"
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
@@ -48,7 +49,11 @@ func (d inProcess) cloud() *testCloud { return d.f.Cloud }
 
 func (d inProcess) invoke(tb testing.TB, event []byte) outcome {
 	tb.Helper()
-	a := d.f.Invoke(tb, event, invocation{})
+	return outcomeOf(d.f.Invoke(tb, event, invocation{}))
+}
+
+// outcomeOf is an in-process answer as an outcome.
+func outcomeOf(a answer) outcome {
 	var o outcome
 	if a.Err != nil {
 		o.fnErr = a.Err.Error()
@@ -73,6 +78,11 @@ func (d binary) invoke(tb testing.TB, event []byte) outcome {
 	tb.Helper()
 	a, err := d.in.Invoke(tb, event)
 	require.NoError(tb, err)
+	return d.outcomeOf(a)
+}
+
+// outcomeOf is the binary's answer as an outcome.
+func (binary) outcomeOf(a localrun.Answer) outcome {
 	o := outcome{success: a.OK()}
 	if a.FunctionError != nil {
 		o.fnErr = a.FunctionError.Message
