@@ -500,6 +500,7 @@ func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 	if perr != nil {
 		return in.failed(perr)
 	}
+	defer clear(pending.Data)
 	rolled := ""
 	if found {
 		switch w := pending.VersionID; {
