@@ -166,6 +166,10 @@ type Result struct {
 	// Resumed is true when this call finished (or found finished) a rotation
 	// an earlier call with the same idempotency key started.
 	Resumed bool `json:"resumed,omitempty"`
+	// RolledForward, when set, is the version id of an earlier unfinished
+	// rotation of the same account (under another key) that this call
+	// finished first.
+	RolledForward string `json:"rolledForward,omitempty"`
 	// Error is set for a failed or skipped target.
 	Error *ErrorBody `json:"error,omitempty"`
 }

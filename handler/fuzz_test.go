@@ -68,6 +68,9 @@ func (nopStore) PutVersion(context.Context, string, string, []byte, []string) er
 func (nopStore) GetVersion(context.Context, string, string) (reset.SecretVersion, error) {
 	return reset.SecretVersion{}, reset.ErrSecretNotFound
 }
+func (nopStore) GetStaged(context.Context, string, string) (reset.SecretVersion, error) {
+	return reset.SecretVersion{}, reset.ErrSecretNotFound
+}
 func (nopStore) Promote(context.Context, string, string) error { return nil }
 func (nopStore) Describe(context.Context, string) error        { return nil }
 
@@ -211,9 +214,9 @@ func FuzzHTTPEvent(f *testing.F) {
 			if rot.called != 1 || r.Error != nil || len(r.Results) == 0 {
 				t.Fatalf("200 without a rotation")
 			}
-			want := fuzzRequestID
+			want := ScopedKey("http", fuzzRequestID)
 			if key != "" {
-				want = key
+				want = ScopedKey("http", key)
 			}
 			if rot.keys[0] != want {
 				t.Fatalf("rotated under key %q, want %q", rot.keys[0], want)
@@ -257,7 +260,7 @@ func FuzzCloudEvent(f *testing.F) {
 			return
 		}
 		resp, ok := out.(*Response)
-		if !ok || len(resp.Results) == 0 || rot.called != 1 || rot.keys[0] != id {
+		if !ok || len(resp.Results) == 0 || rot.called != 1 || rot.keys[0] != ScopedKey("eventbridge", "s", id) {
 			t.Fatalf("success without a rotation under the event id: %T", out)
 		}
 	})
@@ -292,7 +295,7 @@ func FuzzTimerEvent(f *testing.F) {
 			requireClassified(t, event, err)
 			return
 		}
-		if _, ok := out.(*Response); !ok || rot.called != 1 || rot.keys[0] != name+"/"+at {
+		if _, ok := out.(*Response); !ok || rot.called != 1 || rot.keys[0] != ScopedKey("timer", name, at) {
 			t.Fatalf("success without a rotation under the trigger's key: %T", out)
 		}
 	})

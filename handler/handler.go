@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,8 +88,9 @@ type invocation struct {
 //     the event again can help.
 //
 // The idempotency key of each request is the HTTP Idempotency-Key header
-// (else the request id), the CloudEvent's id, the timer's name and time, or,
-// for a direct invocation, the request id.
+// (else the request id), the CloudEvent's source and id, the timer's name
+// and time, or, for a direct invocation, the request id, each in its
+// trigger's namespace (ScopedKey).
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (_ any, err error) {
 	inv := invocation{start: time.Now()}
 	if fc, ok := fccontext.FromContext(ctx); ok {
@@ -296,6 +298,7 @@ func resultOf(r reset.Result) Result {
 		SecretName:     r.SecretName,
 		VersionID:      r.VersionID,
 		Resumed:        r.Resumed,
+		RolledForward:  r.RolledForward,
 	}
 	if err, ok := failed(r); ok {
 		if out.Status == "" {
@@ -389,7 +392,7 @@ func (h *Handler) cloudEventResults(ctx context.Context, ev CloudEvent) ([]Resul
 	if err != nil {
 		return nil, err
 	}
-	return h.run(ctx, req, ev.ID)
+	return h.run(ctx, req, ScopedKey("eventbridge", ev.Source, ev.ID))
 }
 
 func withEventAttrs(ctx context.Context, ev CloudEvent) context.Context {
@@ -401,6 +404,10 @@ func withEventAttrs(ctx context.Context, ev CloudEvent) context.Context {
 func cloudEventRequest(ev CloudEvent) (Request, error) {
 	if rule := checkKey(ev.ID); rule != "" {
 		return Request{}, reset.FieldError("id", "%s", rule)
+	}
+	// source and id together identify a CloudEvent: the key needs both.
+	if rule := checkKey(ev.Source); rule != "" {
+		return Request{}, reset.FieldError("source", "%s", rule)
 	}
 	data := []byte(ev.Data)
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '"' {
@@ -454,7 +461,7 @@ func (h *Handler) eventStream(ctx context.Context, inv invocation, event json.Ra
 		var results []Result
 		err := errs[i]
 		if err == nil {
-			results, err = h.run(withEventAttrs(ctx, ev), reqs[i], ev.ID)
+			results, err = h.run(withEventAttrs(ctx, ev), reqs[i], ScopedKey("eventbridge", ev.Source, ev.ID))
 		}
 		for _, a := range unclassified(err) {
 			causes = append(causes, fmt.Sprintf("event %d: %s", i, a.Value.String()))
@@ -543,7 +550,7 @@ func (h *Handler) timer(ctx context.Context, inv invocation, event json.RawMessa
 			return nil, reset.FieldError("triggerName", `and triggerTime: their key "name/time" %s`, rule)
 		}
 		ctx = withLogAttrs(ctx, slog.String("idempotencyKey", key)) // the invocation's line too
-		return h.rotate(ctx, []byte(ev.Payload), "payload", key)
+		return h.rotate(ctx, []byte(ev.Payload), "payload", ScopedKey("timer", ev.TriggerName, ev.TriggerTime))
 	}()
 	cause := unclassified(err)
 	resp, err := eventAnswer(inv.requestID, results, err)
@@ -560,7 +567,7 @@ func (h *Handler) direct(ctx context.Context, inv invocation, event json.RawMess
 			return nil, reset.Errorf(reset.EInternal, "the invocation's request id, its idempotency key, %s", rule)
 		}
 		ctx = withLogAttrs(ctx, slog.String("idempotencyKey", inv.requestID)) // the invocation's line too
-		return h.rotate(ctx, event, "event", inv.requestID)
+		return h.rotate(ctx, event, "event", ScopedKey("direct", inv.requestID))
 	}()
 	cause := unclassified(err)
 	resp, err := eventAnswer(inv.requestID, results, err)
@@ -602,4 +609,18 @@ func (h *Handler) done(ctx context.Context, inv invocation, results []Result, er
 		}
 	}
 	h.logger.LogAttrs(ctx, level, "invocation", attrs...)
+}
+
+// ScopedKey is the idempotency key of a request in its trigger's namespace
+// ("http", "eventbridge", "timer", "direct"), then each part as "<length>:<part>", so that no caller of one
+// trigger can name another's key (an HTTP caller cannot send a timer's or
+// an event's), and no two tuples of parts give the same key (source "a:b"
+// with id "c" is not source "a" with id "b:c").
+func ScopedKey(namespace string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString(namespace)
+	for _, p := range parts {
+		b.WriteString(":" + strconv.Itoa(len(p)) + ":" + p)
+	}
+	return b.String()
 }

@@ -56,7 +56,7 @@ func (h *Handler) serveHTTP(ctx context.Context, inv invocation, event json.RawM
 		return h.httpFail(ctx, inv, requestID, *herr)
 	}
 	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", key))
-	results, err := h.rotate(ctx, body, "body", key)
+	results, err := h.rotate(ctx, body, "body", ScopedKey("http", key))
 	resp := Response{RequestID: requestID, Results: results}
 	kind, msg := outcome(results)
 	if err != nil {

@@ -101,7 +101,7 @@ func TestHTTPOK(t *testing.T) {
 
 			reqs := h.rot.requests()
 			require.Len(t, reqs, 1)
-			assert.Equal(t, reset.Request{IdempotencyKey: tt.wantKey, Targets: tt.want, Batch: tt.batch, DryRun: tt.dryRun}, reqs[0])
+			assert.Equal(t, reset.Request{IdempotencyKey: handler.ScopedKey("http", tt.wantKey), Targets: tt.want, Batch: tt.batch, DryRun: tt.dryRun}, reqs[0])
 
 			assert.Equal(t, testRequestID, body.RequestID)
 			assert.Nil(t, body.Error)
@@ -115,7 +115,7 @@ func TestHTTPOK(t *testing.T) {
 				assert.Equal(t, w.Username, r.Username)
 				assert.Equal(t, w.Location, r.Location)
 				assert.Equal(t, w.SecretName("pwreset/"), r.SecretName)
-				assert.Equal(t, reset.VersionID(tt.wantKey, w), r.VersionID)
+				assert.Equal(t, reset.VersionID(handler.ScopedKey("http", tt.wantKey), w), r.VersionID)
 				assert.Nil(t, r.Error)
 				if tt.dryRun {
 					assert.Equal(t, reset.StatusValidated, r.Status)

@@ -34,12 +34,12 @@ func TestEventsOK(t *testing.T) {
 		wantKeys []string // one per Rotate call
 		results  int
 	}{
-		{"OKEventBridge", cloudEvent("evt-1", cloudssoBody), []string{"evt-1"}, 1},
-		{"OKEventBridgeDataAsString", cloudEvent("evt-2", string(MustJSON(t, fabricBody))), []string{"evt-2"}, 1},
-		{"OKEventBridgeStreaming", []handler.CloudEvent{cloudEvent("evt-3", cloudssoBody), cloudEvent("evt-4", batchBody)}, []string{"evt-3", "evt-4"}, 4},
-		{"OKTimer", timerEvent("pwreset-monthly", "2025-06-01T02:00:00Z", batchBody), []string{"pwreset-monthly/2025-06-01T02:00:00Z"}, 3},
-		{"OKDirectInvoke", json.RawMessage(fabricBody), []string{testRequestID}, 1},
-		{"OKDirectInvokeBatch", json.RawMessage(batchBody), []string{testRequestID}, 3},
+		{"OKEventBridge", cloudEvent("evt-1", cloudssoBody), []string{handler.ScopedKey("eventbridge", "acs:secops.example", "evt-1")}, 1},
+		{"OKEventBridgeDataAsString", cloudEvent("evt-2", string(MustJSON(t, fabricBody))), []string{handler.ScopedKey("eventbridge", "acs:secops.example", "evt-2")}, 1},
+		{"OKEventBridgeStreaming", []handler.CloudEvent{cloudEvent("evt-3", cloudssoBody), cloudEvent("evt-4", batchBody)}, []string{handler.ScopedKey("eventbridge", "acs:secops.example", "evt-3"), handler.ScopedKey("eventbridge", "acs:secops.example", "evt-4")}, 4},
+		{"OKTimer", timerEvent("pwreset-monthly", "2025-06-01T02:00:00Z", batchBody), []string{handler.ScopedKey("timer", "pwreset-monthly", "2025-06-01T02:00:00Z")}, 3},
+		{"OKDirectInvoke", json.RawMessage(fabricBody), []string{handler.ScopedKey("direct", testRequestID)}, 1},
+		{"OKDirectInvokeBatch", json.RawMessage(batchBody), []string{handler.ScopedKey("direct", testRequestID)}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package aliyun
 
 import (
 	"context"
+	"strings"
 
 	cloudsso "github.com/alibabacloud-go/cloudsso-20210515/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -53,5 +54,22 @@ func (s *CloudSSO) ResetPassword(ctx context.Context, t reset.Target, password s
 // missing directory or user is ENotFound, a reset refused because SSO logon
 // is enabled is EConflict.
 func cloudSSOError(op string, err error) error {
-	return classify("cloudsso", op, err, nil)
+	return classify("cloudsso", op, err, func(_ string, a *APIError) (reset.ErrorCode, error, bool) {
+		if isReuseRefusal(a.Code) {
+			return reset.EInvalid, reset.ErrPasswordReused, true
+		}
+		return "", nil, false
+	})
+}
+
+// isReuseRefusal reports whether a CloudSSO code refuses a password because
+// it was used before (the directory's PasswordReusePrevention, documented
+// in SetPasswordPolicy / GetPasswordPolicy). Neither the API docs nor the
+// SDK name that code: the match is broad and assumed ("Reuse", "History",
+// or "Password" with "Used"), and the rotator logs the real code whenever
+// it counts one.
+func isReuseRefusal(code string) bool {
+	c := strings.ToLower(code)
+	return strings.Contains(c, "reuse") || strings.Contains(c, "history") ||
+		(strings.Contains(c, "password") && strings.Contains(c, "used"))
 }

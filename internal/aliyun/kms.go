@@ -106,16 +106,25 @@ func (s *SecretStore) PutVersion(ctx context.Context, name, versionID string, da
 // returns an error wrapping reset.ErrSecretNotFound if the secret or the
 // version does not exist.
 func (s *SecretStore) GetVersion(ctx context.Context, name, versionID string) (reset.SecretVersion, error) {
+	v, err := s.getSecretValue(ctx, &kms.GetSecretValueRequest{
+		SecretName: dara.String(name),
+		VersionId:  dara.String(versionID),
+	})
+	if err == nil && v.VersionID == "" {
+		v.VersionID = versionID
+	}
+	return v, err
+}
+
+// getSecretValue runs GetSecretValue and reads the version's id, stages
+// and data from its answer.
+func (s *SecretStore) getSecretValue(ctx context.Context, req *kms.GetSecretValueRequest) (reset.SecretVersion, error) {
 	const op = "GetSecretValue"
 	c, err := s.caller.begin(ctx, op)
 	if err != nil {
 		return reset.SecretVersion{}, err
 	}
 	defer c.cancel()
-	req := &kms.GetSecretValueRequest{
-		SecretName: dara.String(name),
-		VersionId:  dara.String(versionID),
-	}
 	resp, err := s.client(c).GetSecretValueWithOptions(req, runtimeOptions())
 	if err != nil {
 		return reset.SecretVersion{}, kmsError(op, err)
@@ -124,9 +133,6 @@ func (s *SecretStore) GetVersion(ctx context.Context, name, versionID string) (r
 		return reset.SecretVersion{}, reset.Errorf(reset.EUpstream, "kms %s: answer holds no secret data", op)
 	}
 	v := reset.SecretVersion{VersionID: dara.StringValue(resp.Body.VersionId), Data: []byte(*resp.Body.SecretData)}
-	if v.VersionID == "" {
-		v.VersionID = versionID
-	}
 	if st := resp.Body.VersionStages; st != nil {
 		for _, stage := range st.VersionStage {
 			if stage != nil {
@@ -135,6 +141,19 @@ func (s *SecretStore) GetVersion(ctx context.Context, name, versionID string) (r
 		}
 	}
 	return v, nil
+}
+
+// GetStaged reads the version of secret name that carries stage
+// (GetSecretValue with VersionStage: kms-20160120/v3 v3.2.3,
+// GetSecretValueRequest.VersionStage; its response body carries VersionId
+// and VersionStages.VersionStage, GetSecretValueResponseBody). KMS answers
+// Forbidden.ResourceNotFound both when the secret does not exist and when no
+// version carries the stage, so either wraps reset.ErrSecretNotFound.
+func (s *SecretStore) GetStaged(ctx context.Context, name, stage string) (reset.SecretVersion, error) {
+	return s.getSecretValue(ctx, &kms.GetSecretValueRequest{
+		SecretName:   dara.String(name),
+		VersionStage: dara.String(stage),
+	})
 }
 
 // Promote moves stage ACSCurrent to version versionID; KMS makes the version

@@ -21,6 +21,9 @@ func (nopStore) PutVersion(context.Context, string, string, []byte, []string) er
 func (nopStore) GetVersion(context.Context, string, string) (reset.SecretVersion, error) {
 	return reset.SecretVersion{}, reset.ErrSecretNotFound
 }
+func (nopStore) GetStaged(context.Context, string, string) (reset.SecretVersion, error) {
+	return reset.SecretVersion{}, reset.ErrSecretNotFound
+}
 func (nopStore) Promote(context.Context, string, string) error { return nil }
 func (nopStore) Describe(context.Context, string) error        { return nil }
 

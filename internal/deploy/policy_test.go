@@ -386,3 +386,25 @@ func TestPolicyCoversFailureDestination(t *testing.T) {
 		t.Fatalf("failure destination %q is neither an MNS queue nor a function", dest)
 	}
 }
+
+// TestPolicyGrantsProtocolV2 names the calls protocol v2 relies on, so that
+// a change to the derivation cannot drop them silently: the pending read
+// (kms:GetSecretValue) and the existence checks of a first rotation
+// (cloudsso:GetUser, baas:DescribeFabricOrganizationUsers).
+func TestPolicyGrantsProtocolV2(t *testing.T) {
+	p := MustLoadPolicy(t)
+	granted := map[string]bool{}
+	for _, st := range p.Statement {
+		for _, a := range st.Action {
+			granted[a] = true
+		}
+	}
+	called := map[string]bool{}
+	for _, a := range calledActions(t) {
+		called[a] = true
+	}
+	for _, a := range []string{"kms:GetSecretValue", "cloudsso:GetUser", "baas:DescribeFabricOrganizationUsers"} {
+		assert.True(t, called[a], "the adapters no longer call %s", a)
+		assert.True(t, granted[a], "docs/ram-policy.json does not grant %s", a)
+	}
+}

@@ -373,6 +373,10 @@ func (c *Cloud) serve(p Product, w http.ResponseWriter, r *http.Request) {
 			if d := c.faults.latency(call.Action); d > 0 {
 				wait(r.Context(), d)
 			}
+			if d, ok := c.faults.takeLate(call.Action); ok {
+				// Not bound to the client: the service goes on without it.
+				wait(context.Background(), d)
+			}
 			if f, ok := c.faults.takeFail(call.Action); ok {
 				aerr = errorf(f.status, f.code, "The request failed (injected fault).")
 			}

@@ -14,6 +14,7 @@ type faults struct {
 	latencies map[string]time.Duration
 	drop      map[string]int
 	dropAfter map[string]int
+	late      map[string][]time.Duration
 }
 
 type failure struct {
@@ -26,6 +27,18 @@ func (f *faults) init() {
 	f.latencies = map[string]time.Duration{}
 	f.drop = map[string]int{}
 	f.dropAfter = map[string]int{}
+	f.late = map[string][]time.Duration{}
+}
+
+func (f *faults) takeLate(action string) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.late[action]
+	if len(q) == 0 {
+		return 0, false
+	}
+	f.late[action] = q[1:]
+	return q[0], true
 }
 
 // take consumes one of the counted faults of action in m.
@@ -69,7 +82,8 @@ func (c *Cloud) FailNext(action string, n int, status int, code string) {
 
 // SetLatency delays every call of action by d before it is served; 0
 // removes the delay. The call still takes effect if the client gives up
-// waiting, as on a real slow service.
+// waiting, at the moment it gives up; ApplyLate models a call that takes
+// effect only after the client gave up.
 func (c *Cloud) SetLatency(action string, d time.Duration) {
 	c.faults.mu.Lock()
 	defer c.faults.mu.Unlock()
@@ -78,6 +92,18 @@ func (c *Cloud) SetLatency(action string, d time.Duration) {
 		return
 	}
 	c.faults.latencies[action] = d
+}
+
+// ApplyLate makes the next n calls of action wait d, whatever the client
+// does, and only then take effect: a client that gave up before (its
+// timeout, or a killed process) sees a failure although the call is
+// applied after it. The answer, if the client still waits, is the real one.
+func (c *Cloud) ApplyLate(action string, n int, d time.Duration) {
+	c.faults.mu.Lock()
+	defer c.faults.mu.Unlock()
+	for i := 0; i < n; i++ {
+		c.faults.late[action] = append(c.faults.late[action], d)
+	}
 }
 
 // DropNext makes the next n calls of action close the connection without an

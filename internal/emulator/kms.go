@@ -144,17 +144,14 @@ func (s *secret) moveStage(stage string, v *secretVersion) {
 	}
 }
 
-// evict drops the oldest versions without a stage while there are too many.
+// evict drops the earliest versions while there are too many. The
+// PutSecretValue doc says only that past ten versions "KMS deletes the
+// earliest version"; it names no exception for staged ones, so none is
+// made: an ACSCurrent or ACSPending version is deleted too when it is the
+// earliest (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-putsecretvalue).
 func (s *secret) evict() {
 	for len(s.versions) > MaxSecretVersions {
-		i := 0
-		for i < len(s.versions) && len(s.versions[i].stages) > 0 {
-			i++
-		}
-		if i == len(s.versions) {
-			return
-		}
-		s.versions = append(s.versions[:i], s.versions[i+1:]...)
+		s.versions = s.versions[1:]
 	}
 }
 

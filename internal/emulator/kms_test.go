@@ -158,7 +158,7 @@ func TestKMSPutSecretValue(t *testing.T) {
 
 func TestKMSLimits(t *testing.T) {
 	t.Parallel()
-	t.Run("OK_OldestUnstagedVersionEvicted", func(t *testing.T) {
+	t.Run("OK_EarliestVersionEvictedWhateverItsStages", func(t *testing.T) {
 		t.Parallel()
 		c, eps := MustStart(t)
 		k := MustKMS(t, eps.KMS, roleCred(t), sigV3)
@@ -168,12 +168,16 @@ func TestKMSLimits(t *testing.T) {
 		}
 		s, _ := c.Secret("s")
 		require.Len(t, s.Versions, emulator.MaxSecretVersions)
-		assert.Equal(t, "v0", s.Versions[0].VersionID, "the staged ACSCurrent version is kept")
-		assert.Equal(t, "v3", s.Versions[1].VersionID, "v1 and v2 (unstaged, oldest) are gone")
-		_, err := k.GetSecretValue(&kms.GetSecretValueRequest{SecretName: tea.String("s"), VersionId: tea.String("v1")})
-		code, status := errCode(t, err)
-		assert.Equal(t, "Forbidden.ResourceNotFound", code)
-		assert.Equal(t, http.StatusNotFound, status)
+		assert.Equal(t, "v2", s.Versions[0].VersionID, "v0 (ACSCurrent) and v1 (the earliest) are gone")
+		for _, q := range []*kms.GetSecretValueRequest{
+			{SecretName: tea.String("s"), VersionId: tea.String("v1")},
+			{SecretName: tea.String("s")}, // ACSCurrent went with v0
+		} {
+			_, err := k.GetSecretValue(q)
+			code, status := errCode(t, err)
+			assert.Equal(t, "Forbidden.ResourceNotFound", code)
+			assert.Equal(t, http.StatusNotFound, status)
+		}
 	})
 	t.Run("Rejected.LimitExceeded_Stages", func(t *testing.T) {
 		t.Parallel()

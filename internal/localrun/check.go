@@ -26,6 +26,7 @@ type Result struct {
 	SecretName     string         `json:"secretName,omitempty"`
 	VersionID      string         `json:"versionId,omitempty"`
 	Resumed        bool           `json:"resumed,omitempty"`
+	RolledForward  string         `json:"rolledForward,omitempty"`
 	Error          *ResponseError `json:"error,omitempty"`
 }
 

@@ -75,8 +75,9 @@ func TestBatchFixture(t *testing.T) {
 }
 
 // TestRotationRoundTrips checks the happy path's cost in calls, which the
-// benchmarks report: three for a target whose secret exists, over one
-// connection per endpoint reused across invocations.
+// benchmarks report: four for a target whose secret exists (protocol v2:
+// read pending, stage, reset, promote), over one connection per endpoint
+// reused across invocations.
 func TestRotationRoundTrips(t *testing.T) {
 	cloud, eps := MustStartCloud(t)
 	h, err := perf.NewHandler(eps)
@@ -99,11 +100,11 @@ func TestRotationRoundTrips(t *testing.T) {
 		invoke("rotation-" + string(rune('a'+i)))
 	}
 	var actions []string
-	for _, c := range cloud.Calls()[:3] {
+	for _, c := range cloud.Calls()[:4] {
 		actions = append(actions, c.Action)
 	}
-	assert.Equal(t, []string{"PutSecretValue", "ResetUserPassword", "UpdateSecretVersionStage"}, actions)
-	assert.Len(t, cloud.Calls(), 3*n, "calls of %d rotations of an existing secret", n)
+	assert.Equal(t, []string{"GetSecretValue", "PutSecretValue", "ResetUserPassword", "UpdateSecretVersionStage"}, actions)
+	assert.Len(t, cloud.Calls(), 4*n, "calls of %d rotations of an existing secret", n)
 	assert.Equal(t, 1, cloud.Connections(emulator.KMS), "KMS connections over %d invocations", n+1)
 	assert.Equal(t, 1, cloud.Connections(emulator.CloudSSO), "CloudSSO connections over %d invocations", n+1)
 	assert.Equal(t, 0, cloud.Connections(emulator.BaaS))

@@ -141,8 +141,9 @@ type BatchConfig struct {
 	Binary  string
 	Targets int
 	// PerAPI is the rate limit of each API on the happy path, calls per
-	// second: PutSecretValue and UpdateSecretVersionStage share KMS's
-	// limit of 2·PerAPI, ResetUserPassword has CloudSSO's of PerAPI. Each
+	// second: GetSecretValue (the pending read of protocol v2),
+	// PutSecretValue and UpdateSecretVersionStage share KMS's limit of
+	// 3·PerAPI, ResetUserPassword has CloudSSO's of PerAPI. Each
 	// target then needs one call of each, and the floor of a batch is
 	// (Targets − PerAPI) ÷ PerAPI: the emulator's token buckets start full,
 	// one second's worth of calls.
@@ -216,7 +217,7 @@ func Batch(ctx context.Context, cfg BatchConfig) (BatchResult, error) {
 	}
 
 	s.Cloud.ResetCalls()
-	s.Cloud.Throttle(emulator.KMS, 2*cfg.PerAPI)
+	s.Cloud.Throttle(emulator.KMS, 3*cfg.PerAPI)
 	s.Cloud.Throttle(emulator.CloudSSO, cfg.PerAPI)
 	for _, a := range []string{"PutSecretValue", "UpdateSecretVersionStage", "GetSecretValue", "CreateSecret", "ResetUserPassword"} {
 		s.Cloud.SetLatency(a, cfg.Latency)

@@ -280,6 +280,10 @@ func (s recordingStore) GetVersion(ctx context.Context, name, versionID string) 
 	v, err := s.next.GetVersion(ctx, name, versionID)
 	return v, seen(err)
 }
+func (s recordingStore) GetStaged(ctx context.Context, name, stage string) (reset.SecretVersion, error) {
+	v, err := s.next.GetStaged(ctx, name, stage)
+	return v, seen(err)
+}
 func (s recordingStore) Promote(ctx context.Context, name, versionID string) error {
 	return seen(s.next.Promote(ctx, name, versionID))
 }
@@ -293,6 +297,16 @@ func (r recordingResetter) ResetPassword(ctx context.Context, t reset.Target, pa
 	return seen(r.next.ResetPassword(ctx, t, password))
 }
 
+// CheckAccount forwards the adapter's existence check (every adapter has
+// one: aliyun's accounts.go).
+func (r recordingResetter) CheckAccount(ctx context.Context, t reset.Target) error {
+	c, ok := r.next.(reset.AccountChecker)
+	if !ok {
+		return reset.Errorf(reset.EInternal, "test: the adapter has no account check")
+	}
+	return seen(c.CheckAccount(ctx, t))
+}
+
 func seen(err error) error {
 	canary.AddError("adapter error", err)
 	return err
@@ -304,6 +318,7 @@ type invocation struct {
 	Creds     fccontext.Credentials // zero: the role's
 	NoCreds   bool                  // send no credentials at all
 	Timeout   time.Duration         // the invocation's deadline; 0: 30s
+	Ctx       context.Context       // the parent of the invocation's context; nil: background
 }
 
 // answer is what the handler returned, decoded.
@@ -369,7 +384,11 @@ func (f *function) Invoke(tb testing.TB, event []byte, inv invocation) answer {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := inv.Ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	ctx = fccontext.NewContext(ctx, &fccontext.FcContext{
 		RequestID: inv.RequestID, Credentials: creds, Region: f.Cloud.Region(), AccountId: f.Cloud.AccountID(),

@@ -40,7 +40,7 @@ func TestCheck(t *testing.T) {
 		}))},
 
 		{name: "ErrKeyRequired", req: req("", sso), code: reset.EInvalid, field: "idempotencyKey"},
-		{name: "ErrKeyTooLong", req: req(strings.Repeat("k", reset.MaxIdempotencyKeyLength+1), sso), code: reset.EInvalid, field: "idempotencyKey"},
+		{name: "ErrKeyTooLong", req: req(strings.Repeat("k", reset.MaxScopedKeyLength+1), sso), code: reset.EInvalid, field: "idempotencyKey"},
 		{name: "ErrKeyControl", req: req("k\n1", sso), code: reset.EInvalid, field: "idempotencyKey"},
 		{name: "ErrKeyNotUTF8", req: req("k\xff", sso), code: reset.EInvalid, field: "idempotencyKey"},
 		{name: "ErrNoTargets", req: req("k"), code: reset.EInvalid, field: "targets"},

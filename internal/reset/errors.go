@@ -106,4 +106,12 @@ var (
 	ErrVersionExists = errors.New("secret version exists with different data")
 	// ErrSecretExists: CreateSecret found the secret already there.
 	ErrSecretExists = errors.New("secret already exists")
+	// ErrPasswordReused: the target refused a password because it was used
+	// before (a directory's PasswordReusePrevention). Resetters wrap it in
+	// their EInvalid *Error.
+	ErrPasswordReused = errors.New("password was used before")
+	// ErrBlocked: an earlier rotation of the account is unfinished and the
+	// target refuses its password for good, so no new rotation starts until
+	// an operator resolves it. Carried by an EConflict *Error.
+	ErrBlocked = errors.New("an unfinished rotation cannot be finished")
 )

@@ -34,5 +34,5 @@ func ExampleRotator_Rotate() {
 	fmt.Println(rec.Ops())
 	// Output:
 	// rotated pwreset/cloudsso/d-00fc2p61ab12/u-00q8wbq42wiltcrkab12 true
-	// [PutVersion CreateSecret PutVersion ResetPassword Promote]
+	// [GetStaged PutVersion CheckAccount CreateSecret PutVersion ResetPassword Promote]
 }

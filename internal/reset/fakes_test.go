@@ -19,6 +19,8 @@ const (
 	opCreate   = "CreateSecret"
 	opPut      = "PutVersion"
 	opGet      = "GetVersion"
+	opStaged   = "GetStaged"
+	opCheck    = "CheckAccount"
 	opPromote  = "Promote"
 	opDescribe = "Describe"
 	opReset    = "ResetPassword"
@@ -155,7 +157,8 @@ func (s *FakeStore) PutVersion(ctx context.Context, name, versionID string, data
 			}
 		}
 		versions = append(versions, &fakeVersion{id: versionID, data: bytes.Clone(data), stages: slices.Clone(stages)})
-		if len(versions) > 10 {
+		// "KMS deletes the earliest version" past ten, whatever its stages.
+		for len(versions) > 10 {
 			versions = versions[1:]
 		}
 		s.secrets[name] = versions
@@ -173,6 +176,22 @@ func (s *FakeStore) GetVersion(ctx context.Context, name, versionID string) (res
 		}
 		out = reset.SecretVersion{VersionID: v.id, Stages: slices.Clone(v.stages), Data: bytes.Clone(v.data)}
 		return nil
+	})
+	return out, err
+}
+
+// GetStaged implements reset.SecretStore: ErrSecretNotFound for a missing
+// secret and for a stage no version carries, as KMS answers both.
+func (s *FakeStore) GetStaged(ctx context.Context, name, stage string) (reset.SecretVersion, error) {
+	var out reset.SecretVersion
+	err := s.do(ctx, opStaged, name, stage, func() error {
+		for _, v := range s.secrets[name] {
+			if v.has(stage) {
+				out = reset.SecretVersion{VersionID: v.id, Stages: slices.Clone(v.stages), Data: bytes.Clone(v.data)}
+				return nil
+			}
+		}
+		return reset.ErrSecretNotFound
 	})
 	return out, err
 }
@@ -258,19 +277,59 @@ func (s *FakeStore) AllData() [][]byte {
 	return out
 }
 
-// FakeResetter is a Resetter that remembers every password it applied per
-// target. Before and After work as in FakeStore.
+// FakeResetter is a Resetter and AccountChecker that remembers every
+// password it applied per target. Before and After work as in FakeStore.
+// Every account exists unless Remove took it away.
 type FakeResetter struct {
 	rec *recorder
 
 	Before func(ctx context.Context, t reset.Target, password string) error
 	After  func(ctx context.Context, t reset.Target, password string) error
+	// BeforeCheck, when set, runs before CheckAccount looks.
+	BeforeCheck func(ctx context.Context, t reset.Target) error
 
 	mu      sync.Mutex
 	applied map[string][]string // target key → passwords, oldest first
+	gone    map[string]bool
 }
 
-var _ reset.Resetter = (*FakeResetter)(nil)
+var (
+	_ reset.Resetter       = (*FakeResetter)(nil)
+	_ reset.AccountChecker = (*FakeResetter)(nil)
+)
+
+// Remove deletes t's account: checks and resets answer ENotFound.
+func (f *FakeResetter) Remove(t reset.Target) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone == nil {
+		f.gone = map[string]bool{}
+	}
+	f.gone[t.Key()] = true
+}
+
+func (f *FakeResetter) exists(t reset.Target) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.gone[t.Key()]
+}
+
+// CheckAccount implements reset.AccountChecker.
+func (f *FakeResetter) CheckAccount(ctx context.Context, t reset.Target) error {
+	f.rec.add(ctx, call{Op: opCheck, Name: t.Key()})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if f.BeforeCheck != nil {
+		if err := f.BeforeCheck(ctx, t); err != nil {
+			return err
+		}
+	}
+	if !f.exists(t) {
+		return reset.Errorf(reset.ENotFound, "fake: no such user")
+	}
+	return nil
+}
 
 // ResetPassword implements reset.Resetter.
 func (f *FakeResetter) ResetPassword(ctx context.Context, t reset.Target, password string) error {
@@ -282,6 +341,9 @@ func (f *FakeResetter) ResetPassword(ctx context.Context, t reset.Target, passwo
 		if err := f.Before(ctx, t, password); err != nil {
 			return err
 		}
+	}
+	if !f.exists(t) {
+		return reset.Errorf(reset.ENotFound, "fake: no such user")
 	}
 	f.mu.Lock()
 	if f.applied == nil {

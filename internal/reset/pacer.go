@@ -175,6 +175,16 @@ func (s pacedStore) GetVersion(ctx context.Context, name, versionID string) (Sec
 	return v, err
 }
 
+func (s pacedStore) GetStaged(ctx context.Context, name, stage string) (SecretVersion, error) {
+	var v SecretVersion
+	err := s.p.do(ctx, func() error {
+		var err error
+		v, err = s.next.GetStaged(ctx, name, stage)
+		return err
+	})
+	return v, err
+}
+
 func (s pacedStore) Promote(ctx context.Context, name, versionID string) error {
 	return s.p.do(ctx, func() error { return s.next.Promote(ctx, name, versionID) })
 }
@@ -195,4 +205,17 @@ func paceResetter(r Resetter, p *pacer) pacedResetter { return pacedResetter{nex
 
 func (r pacedResetter) ResetPassword(ctx context.Context, t Target, password string) error {
 	return r.p.do(ctx, func() error { return r.next.ResetPassword(ctx, t, password) })
+}
+
+// pacedChecker is an AccountChecker whose calls go through the pacer of the
+// resetter of the same service.
+type pacedChecker struct {
+	next AccountChecker
+	p    *pacer
+}
+
+var _ AccountChecker = pacedChecker{}
+
+func (c pacedChecker) CheckAccount(ctx context.Context, t Target) error {
+	return c.p.do(ctx, func() error { return c.next.CheckAccount(ctx, t) })
 }

@@ -192,6 +192,11 @@ func (s *recordingStore) GetVersion(context.Context, string, string) (SecretVers
 	return SecretVersion{VersionID: "v1"}, s.err
 }
 
+func (s *recordingStore) GetStaged(context.Context, string, string) (SecretVersion, error) {
+	s.calls = append(s.calls, "GetStaged")
+	return SecretVersion{VersionID: "v1"}, s.err
+}
+
 func (s *recordingStore) Promote(context.Context, string, string) error {
 	s.calls = append(s.calls, "Promote")
 	return s.err
@@ -201,6 +206,10 @@ func (s *recordingStore) Describe(context.Context, string) error {
 	s.calls = append(s.calls, "Describe")
 	return s.err
 }
+
+type checkerFunc func(ctx context.Context, t Target) error
+
+func (f checkerFunc) CheckAccount(ctx context.Context, t Target) error { return f(ctx, t) }
 
 type resetterFunc func(ctx context.Context, t Target, password string) error
 
@@ -226,9 +235,16 @@ func TestPacedServicesPassCallsThrough(t *testing.T) {
 			v, err := s.GetVersion(ctx, "n", "v")
 			assert.ErrorIs(t, err, tc.err)
 			assert.Equal(t, "v1", v.VersionID)
+			v, err = s.GetStaged(ctx, "n", StagePending)
+			assert.ErrorIs(t, err, tc.err)
+			assert.Equal(t, "v1", v.VersionID)
 			assert.ErrorIs(t, s.Promote(ctx, "n", "v"), tc.err)
 			assert.ErrorIs(t, s.Describe(ctx, "n"), tc.err)
-			assert.Equal(t, []string{"CreateSecret", "PutVersion", "GetVersion", "Promote", "Describe"}, rs.calls)
+			assert.Equal(t, []string{"CreateSecret", "PutVersion", "GetVersion", "GetStaged", "Promote", "Describe"}, rs.calls)
+			checked := false
+			c := pacedChecker{next: checkerFunc(func(context.Context, Target) error { checked = true; return tc.err }), p: p}
+			assert.ErrorIs(t, c.CheckAccount(ctx, Target{}), tc.err)
+			assert.True(t, checked)
 
 			var got Target
 			r := paceResetter(resetterFunc(func(_ context.Context, t Target, _ string) error { got = t; return tc.err }), p)

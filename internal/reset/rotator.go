@@ -21,8 +21,12 @@ const (
 	// MaxTargets bounds a batch, so one request cannot hold the single
 	// instance (and every other caller) for long.
 	MaxTargets = 1000
-	// MaxIdempotencyKeyLength bounds the idempotency key in bytes.
+	// MaxIdempotencyKeyLength bounds a caller-given idempotency key (or
+	// each part of one, such as a CloudEvent's source and id) in bytes.
 	MaxIdempotencyKeyLength = 256
+	// MaxScopedKeyLength bounds Request.IdempotencyKey, the key scoped by
+	// its trigger: a namespace and up to three length-prefixed parts.
+	MaxScopedKeyLength = 4*MaxIdempotencyKeyLength + 64
 	// MaxSecretNameLength is KMS's limit on secret names.
 	MaxSecretNameLength = 192
 )
@@ -56,6 +60,7 @@ type Rotator struct {
 	passwords   *PasswordGenerator
 	allowedDirs map[string]bool
 	allowedOrgs map[string]bool
+	checkers    map[Kind]AccountChecker
 	locks       targetLocks
 }
 
@@ -121,8 +126,13 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, opts
 	// Each service gets its own pacer: one throttling API must not slow the
 	// calls of another, nor the other's answers hide its throttling.
 	r.store = paceStore(store, newPacer(r.clock))
+	r.checkers = map[Kind]AccountChecker{}
 	for k, v := range rs {
-		rs[k] = paceResetter(v, newPacer(r.clock))
+		p := newPacer(r.clock)
+		if c, ok := v.(AccountChecker); ok {
+			r.checkers[k] = pacedChecker{next: c, p: p}
+		}
+		rs[k] = paceResetter(v, p)
 	}
 	if r.passwords, err = NewPasswordGenerator(cfg.Password, r.rand); err != nil {
 		return nil, err
@@ -209,7 +219,7 @@ type plan struct {
 }
 
 // Check validates req before any cloud call: the idempotency key (required,
-// at most MaxIdempotencyKeyLength bytes of printable UTF-8), the number of
+// at most MaxScopedKeyLength bytes of printable UTF-8), the number of
 // targets (1 to MaxTargets), each target (Target.Validate, a resetter for
 // its kind, the allow-lists) and duplicates. Its error is an *Error: EInvalid
 // or, for a target off an allow-list, EForbidden. When the request holds more
@@ -271,8 +281,8 @@ func checkIdempotencyKey(key string) error {
 	switch {
 	case key == "":
 		return FieldError(field, "is required")
-	case len(key) > MaxIdempotencyKeyLength:
-		return FieldError(field, "must be at most %d bytes", MaxIdempotencyKeyLength)
+	case len(key) > MaxScopedKeyLength:
+		return FieldError(field, "must be at most %d bytes", MaxScopedKeyLength)
 	case !utf8.ValidString(key):
 		return FieldError(field, "must be valid UTF-8")
 	case strings.IndexFunc(key, func(c rune) bool { return !unicode.IsPrint(c) }) >= 0:
@@ -397,6 +407,7 @@ func (r *Rotator) finish(ctx context.Context, in rotation, start time.Time, res 
 		slog.String("versionId", in.versionID),
 		slog.String("status", string(res.Status)),
 		slog.Bool("resumed", res.Resumed),
+		slog.String("rolledForward", res.RolledForward),
 		slog.Bool("dryRun", in.dryRun),
 		slog.Int64("durationMs", r.clock.Now().Sub(start).Milliseconds()),
 	}
@@ -426,82 +437,204 @@ func (r *Rotator) stepEnd(ctx context.Context, after int) (time.Time, bool) {
 	return d.Add(-time.Duration(after) * r.cfg.StepReserve), true
 }
 
-// rotate rotates one target's password; every step is safe to run again, so
-// a retry with the same idempotency key (the same version id v) finishes
-// whatever an earlier attempt left.
+// rotate rotates one target's password by protocol v2 (DESIGN.md, "The
+// rotation protocol (v2)"). Every step is safe to run again, and a rotation
+// under any key first finishes whatever an earlier one left, so that after
+// any sequence of requests, failures and kills (one instance at a time):
+// I1, the password in effect on the target is held by the version staged
+// ACSCurrent or by the one staged ACSPending; and I2, a success answer
+// means ACSCurrent holds it. With v the version id of this request's key
+// and S the target's secret:
 //
-//  1. Stage: generate the password P and store it in version v of secret S
-//     staged ACSPending, before anything changes on the target. If S does
-//     not exist, create it first with a placeholder version that holds no
-//     password. If v exists already: staged ACSCurrent means this rotation
-//     is done (replay, no reset); ACSPending means an earlier attempt staged
-//     it, so the rotation resumes with the P stored in v, never a new one;
-//     neither means a later rotation overtook it, and nothing is done
-//     (StatusSuperseded).
-//  2. Reset the target to P. A reset that timed out may have been applied;
-//     it is retried with the same P, which is harmless.
-//  3. Promote v to ACSCurrent; the previous current becomes ACSPrevious.
+//  0. Read S's ACSPending version (GetSecretValue, VersionStage=ACSPending).
+//     A 404 means "no secret" or "no version has that stage"; it is not
+//     guessed at: step 1's PutSecretValue tells, since it answers 404 only
+//     when S is missing (then this is a first rotation: check the account
+//     exists, creating nothing if not; create S with a placeholder version,
+//     which CreateSecret stages ACSCurrent; stage again).
+//     The pending version is v: staged ACSCurrent too, the rotation is done
+//     (a replay, Resumed); else resume it with the P stored in v, never a
+//     new one (go to 2).
+//     The pending version is w ≠ v and not ACSCurrent: an earlier rotation
+//     is unfinished and may have set P_w on the target. Roll it forward
+//     first: reset the target to P_w, promote w (RolledForward names w). If
+//     that fails retryably, fail retryably WITHOUT adding a version, so
+//     failed attempts never pile versions up and KMS's eviction of the
+//     earliest of ten can never reach the version holding the password in
+//     effect. If the target refuses P_w for good (account gone, password
+//     refused), the account is blocked: answer EConflict (ErrBlocked)
+//     naming w, and every rotation answers the same while the refusal lasts.
+//  1. Stage: generate P; PutSecretValue(S, v, P, [ACSPending]). If it is
+//     refused (the code for "version id exists" is not documented), read v
+//     and decide from its stages, never from the code: ACSCurrent → done;
+//     ACSPending → resume with its P; no stage → superseded. An unstaged v
+//     means a newer rotation completed: ACSPending leaves v only when a
+//     later rotation stages its own version, which (by step 0) it does only
+//     once v is ACSCurrent, so v lost ACSCurrent to a promote of a newer
+//     version, and step 0 of this call has just finished any rotation
+//     still unfinished: ACSCurrent holds the password in effect.
+//  2. Reset the target to P. A timed-out reset is unfinished, not
+//     unchanged: v stays pending and the next rotation rolls it forward. A
+//     refusal because P was used before (ErrPasswordReused) proves P is in
+//     effect: P is random and only pwreset knows it, and pwreset applies a
+//     later password only after promoting this one. It counts as done.
+//  3. Promote: UpdateSecretVersionStage(S, ACSCurrent, MoveToVersion=v).
 //
-// A failure leaves either the target unchanged and ACSCurrent right, or the
-// target changed and P safe in v; the Result then says so and carries a
-// retryable code. The target is started only if the three steps fit before
-// ctx's deadline, and each step's calls end early enough for the steps after.
+// The happy path of an existing secret is four round trips (read pending,
+// stage, reset, promote). The target is started only if they fit before
+// ctx's deadline, and each step's calls end early enough for the steps
+// after it.
 func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 	if err := ctx.Err(); err != nil {
 		return in.skipped("the invocation was cancelled before this target started", err)
 	}
-	if !r.fits(ctx, 3) {
+	if !r.fits(ctx, 4) {
 		return in.skipped("the invocation's deadline is too near to rotate this target", nil)
+	}
+
+	// 0. Read pending.
+	pending, found, perr := r.readPending(ctx, in)
+	if perr != nil {
+		return in.failed(perr)
+	}
+	defer clear(pending.Data)
+	rolled := ""
+	if found {
+		switch w := pending.VersionID; {
+		case w == in.versionID && pending.HasStage(StageCurrent):
+			return withResumed(in.result(StatusRotated), true)
+		case w == in.versionID:
+			password, err := ParseSecretData(pending.Data, in.target)
+			if err != nil {
+				return in.failed(blocked(in, w, err))
+			}
+			return r.complete(ctx, in, password, true, "")
+		case !pending.HasStage(StageCurrent):
+			if err := r.rollForward(ctx, in, pending); err != nil {
+				return in.failed(err)
+			}
+			rolled = w
+			if !r.fits(ctx, 3) {
+				res := in.failed(Errorf(EUnavailable, "finished the earlier rotation %s; the invocation's deadline is too near to start this one", w))
+				res.RolledForward = rolled
+				return res
+			}
+		}
 	}
 
 	// 1. Stage.
 	st, serr := r.stage(ctx, in)
 	if serr != nil {
-		return in.failed(serr)
-	}
-	if st.done || st.superseded {
-		res := in.result(StatusRotated)
-		if st.superseded {
-			res.Status = StatusSuperseded
-		}
-		res.Resumed = st.done
+		res := in.failed(serr)
+		res.RolledForward = rolled
 		return res
 	}
-
-	// 2. Reset.
-	kept := fmt.Sprintf("the new password is kept in version %s: retry with the same idempotency key", in.versionID)
-	if err := ctx.Err(); err != nil {
-		return in.failed(&Error{Code: EUnavailable, Message: "cancelled before the reset; " + kept, Err: err})
+	switch {
+	case st.done:
+		res := withResumed(in.result(StatusRotated), true)
+		res.RolledForward = rolled
+		return res
+	case st.superseded:
+		res := in.result(StatusSuperseded)
+		res.RolledForward = rolled
+		return res
 	}
-	if !r.fits(ctx, 2) {
-		return in.failed(Errorf(EUnavailable, "the invocation's deadline is too near to reset %s; %s", in.target.Kind, kept))
-	}
-	if err := r.reset(ctx, in, st.password); err != nil {
-		return withResumed(in.failed(err), st.resumed)
-	}
-
-	// 3. Promote.
-	end, bounded := r.stepEnd(ctx, 0)
-	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
-		return r.store.Promote(ctx, in.secretName, in.versionID)
-	})
-	if err != nil {
-		err = redact(err, st.password)
-		code := classify(err)
-		if !code.Retryable() {
-			// The target has P and P is in v: only a retry (after fixing
-			// whatever refused the promote) makes v current.
-			code = EUpstream
-		}
-		return withResumed(in.failed(&Error{Code: code, Err: err,
-			Message: fmt.Sprintf("promote in the secret store failed (%s) after the password was reset; %s", causeMessage(err), kept)}), st.resumed)
-	}
-	return withResumed(in.result(StatusRotated), st.resumed)
+	return r.complete(ctx, in, st.password, st.resumed, rolled)
 }
 
-func withResumed(res Result, resumed bool) Result {
-	res.Resumed = resumed
-	return res
+// complete runs steps 2 and 3 for version in.versionID holding password.
+func (r *Rotator) complete(ctx context.Context, in rotation, password string, resumed bool, rolled string) Result {
+	res := r.apply(ctx, in, in.versionID, password)
+	out := in.result(StatusRotated)
+	if res != nil {
+		out = in.failed(res)
+	}
+	out.Resumed, out.RolledForward = resumed, rolled
+	return out
+}
+
+// rollForward finishes the earlier rotation whose version w is pending and
+// not current: it applies P_w and promotes w. Its error is retryable, or
+// an EConflict wrapping ErrBlocked when the target refuses P_w for good.
+func (r *Rotator) rollForward(ctx context.Context, in rotation, w SecretVersion) *Error {
+	defer clear(w.Data)
+	password, err := ParseSecretData(w.Data, in.target)
+	if err != nil {
+		return blocked(in, w.VersionID, err)
+	}
+	if !r.fits(ctx, 2) {
+		return Errorf(EUnavailable, "an earlier rotation (version %s) is unfinished and the invocation's deadline is too near to finish it", w.VersionID)
+	}
+	e := r.apply(ctx, in, w.VersionID, password)
+	switch {
+	case e == nil:
+		return nil
+	case e.Code.Retryable():
+		return &Error{Code: e.Code, Err: e,
+			Message: fmt.Sprintf("an earlier rotation (version %s) is unfinished and could not be finished now (%s); nothing was added: retry with any key", w.VersionID, e.Message)}
+	}
+	return blocked(in, w.VersionID, e)
+}
+
+// blocked is the error of an account whose unfinished rotation w cannot be
+// finished: w may hold the password in effect, so no new rotation may
+// start until an operator applies or discards w.
+func blocked(in rotation, w string, cause error) *Error {
+	return &Error{Code: EConflict, Err: fmt.Errorf("%w: %w", ErrBlocked, cause),
+		Message: fmt.Sprintf("the account is blocked: the unfinished rotation in version %s of %s cannot be finished (%s); an operator must apply or discard it",
+			w, in.secretName, causeMessage(cause))}
+}
+
+// readPending is step 0: the version staged ACSPending, and whether there
+// is one. found is false on a 404, which may mean that the secret does not
+// exist: stage tells.
+func (r *Rotator) readPending(ctx context.Context, in rotation) (v SecretVersion, found bool, _ *Error) {
+	end, bounded := r.stepEnd(ctx, 3)
+	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+		var err error
+		v, err = r.store.GetStaged(ctx, in.secretName, StagePending)
+		return err
+	})
+	switch {
+	case err == nil:
+		return v, true, nil
+	case errors.Is(err, ErrSecretNotFound):
+		return SecretVersion{}, false, nil
+	}
+	return SecretVersion{}, false, &Error{Code: classify(err), Err: err,
+		Message: fmt.Sprintf("reading the pending version failed: %s", causeMessage(err))}
+}
+
+// apply runs steps 2 (reset) and 3 (promote) for version vid holding
+// password. A failure leaves vid pending: whatever the target has now is
+// held by ACSCurrent or by vid.
+func (r *Rotator) apply(ctx context.Context, in rotation, vid, password string) *Error {
+	kept := fmt.Sprintf("the new password is kept in version %s, staged ACSPending: a retry with any key finishes it", vid)
+	if err := ctx.Err(); err != nil {
+		return &Error{Code: EUnavailable, Message: "cancelled before the reset; " + kept, Err: err}
+	}
+	if !r.fits(ctx, 2) {
+		return Errorf(EUnavailable, "the invocation's deadline is too near to reset %s; %s", in.target.Kind, kept)
+	}
+	if err := r.reset(ctx, in, password, kept); err != nil {
+		return err
+	}
+	end, bounded := r.stepEnd(ctx, 0)
+	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+		return r.store.Promote(ctx, in.secretName, vid)
+	})
+	if err == nil {
+		return nil
+	}
+	err = redact(err, password)
+	code := classify(err)
+	if !code.Retryable() {
+		// The target has P and P is in vid: only a retry (after fixing
+		// whatever refused the promote) makes vid current.
+		code = EUpstream
+	}
+	return &Error{Code: code, Err: err,
+		Message: fmt.Sprintf("promote in the secret store failed (%s) after the password was reset; %s", causeMessage(err), kept)}
 }
 
 // staged is the outcome of the stage step.
@@ -530,27 +663,59 @@ func (r *Rotator) stage(ctx context.Context, in rotation) (staged, *Error) {
 		case err == nil:
 			return staged{password: password}, nil
 		case errors.Is(err, ErrSecretNotFound) && !created:
-			created = true
-			err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
-				return r.store.CreateSecret(ctx, in.secretName, PlaceholderVersionID, SecretData(in.target, ""))
-			})
-			if err != nil && !errors.Is(err, ErrSecretExists) {
-				err = redact(err, password)
-				return staged{}, &Error{Code: classify(err), Err: err,
-					Message: fmt.Sprintf("creating the secret failed: %s", causeMessage(err))}
+			// The secret does not exist: a first rotation.
+			if e := r.create(ctx, in, end, bounded); e != nil {
+				return staged{}, e
 			}
-		case errors.Is(err, ErrVersionExists):
-			return r.resume(ctx, in, end, bounded)
+			created = true
+		case errors.Is(err, ErrVersionExists) || (!errors.Is(err, ErrSecretNotFound) && classify(err) != EThrottled && classify(err) != EUnavailable):
+			// Maybe v exists: the code that says so is not documented.
+			return r.readOwn(ctx, in, end, bounded, redact(err, password))
 		default:
 			err = redact(err, password)
-			return staged{}, &Error{Code: classify(err), Err: err,
+			code := classify(err)
+			if errors.Is(err, ErrSecretNotFound) {
+				// Created a moment ago, gone now: not the caller's fault.
+				code = EUpstream
+			}
+			return staged{}, &Error{Code: code, Err: err,
 				Message: fmt.Sprintf("staging the new password failed: %s", causeMessage(err))}
 		}
 	}
 }
 
-// resume reads version v, which an earlier attempt with the same key wrote.
-func (r *Rotator) resume(ctx context.Context, in rotation, end time.Time, bounded bool) (staged, *Error) {
+// create makes the secret of a first rotation, after checking that the
+// account exists: a missing account leaves no secret behind.
+func (r *Rotator) create(ctx context.Context, in rotation, end time.Time, bounded bool) *Error {
+	checker, ok := r.checkers[in.target.Kind]
+	if !ok {
+		return Errorf(EInternal, "no account check is configured for %s targets: the secret of a first rotation is not created", in.target.Kind)
+	}
+	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+		return checker.CheckAccount(ctx, in.target)
+	})
+	if err != nil {
+		code := classify(err)
+		msg := fmt.Sprintf("checking that the account exists failed: %s", causeMessage(err))
+		if code == ENotFound {
+			msg = fmt.Sprintf("the account does not exist (%s); no secret was created", causeMessage(err))
+		}
+		return &Error{Code: code, Err: err, Message: msg}
+	}
+	err = r.retry(ctx, end, bounded, func(ctx context.Context) error {
+		return r.store.CreateSecret(ctx, in.secretName, PlaceholderVersionID, SecretData(in.target, ""))
+	})
+	if err != nil && !errors.Is(err, ErrSecretExists) {
+		return &Error{Code: classify(err), Err: err,
+			Message: fmt.Sprintf("creating the secret failed: %s", causeMessage(err))}
+	}
+	return nil
+}
+
+// readOwn reads version v after its PutSecretValue was refused, and decides
+// from its stages (see rotate, step 1). If v does not exist the refusal
+// (putErr) stands.
+func (r *Rotator) readOwn(ctx context.Context, in rotation, end time.Time, bounded bool, putErr error) (staged, *Error) {
 	var v SecretVersion
 	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
 		var err error
@@ -558,13 +723,16 @@ func (r *Rotator) resume(ctx context.Context, in rotation, end time.Time, bounde
 		return err
 	})
 	defer clear(v.Data)
-	if err != nil {
-		code := classify(err)
-		if errors.Is(err, ErrSecretNotFound) {
-			// It existed a moment ago; KMS drops the oldest of 10 versions.
-			code = EInternal
+	if errors.Is(err, ErrSecretNotFound) {
+		code := classify(putErr)
+		if errors.Is(putErr, ErrVersionExists) {
+			code = EInternal // "exists" then "not found": the store contradicts itself
 		}
-		return staged{}, &Error{Code: code, Err: err,
+		return staged{}, &Error{Code: code, Err: putErr,
+			Message: fmt.Sprintf("staging the new password failed: %s", causeMessage(putErr))}
+	}
+	if err != nil {
+		return staged{}, &Error{Code: classify(err), Err: err,
 			Message: fmt.Sprintf("reading the staged version failed: %s", causeMessage(err))}
 	}
 	switch {
@@ -582,8 +750,9 @@ func (r *Rotator) resume(ctx context.Context, in rotation, end time.Time, bounde
 	return staged{superseded: true}, nil
 }
 
-// reset is step 2 of rotate.
-func (r *Rotator) reset(ctx context.Context, in rotation, password string) *Error {
+// reset is step 2: set password on the target. kept says where the
+// password is, for the messages of retryable failures.
+func (r *Rotator) reset(ctx context.Context, in rotation, password, kept string) *Error {
 	end, bounded := r.stepEnd(ctx, 1)
 	resetter := r.resetters[in.target.Kind]
 	uncertain := false
@@ -594,16 +763,21 @@ func (r *Rotator) reset(ctx context.Context, in rotation, password string) *Erro
 		}
 		return err
 	})
-	if err == nil {
+	if err == nil || errors.Is(err, ErrPasswordReused) {
+		// A refusal because this random password was used before proves
+		// it is in effect (see rotate, step 2).
+		if err != nil {
+			r.log.LogAttrs(ctx, slog.LevelInfo, "reset refused as a reuse of the password being applied: counted as applied",
+				slog.String("target", in.target.Key()), slog.String("code", string(classify(err))), slog.String("error", causeMessage(err)))
+		}
 		return nil
 	}
 	err = redact(err, password)
 	code := classify(err)
-	kept := fmt.Sprintf("the new password is kept in version %s: retry with the same idempotency key", in.versionID)
 	if uncertain && !code.Retryable() {
-		// An earlier try may have set the password and this one was refused
-		// (e.g. as a reuse): the target's state is unknown, so the caller
-		// must treat it as retryable rather than as "unchanged".
+		// An earlier try may have set the password and this one was refused:
+		// the target's state is unknown, so the caller must treat it as
+		// retryable rather than as "unchanged".
 		return &Error{Code: EUnavailable, Err: err,
 			Message: fmt.Sprintf("reset on %s may have been applied: a try timed out and the next failed (%s); %s",
 				in.target.Kind, causeMessage(err), kept)}
@@ -718,7 +892,7 @@ func causeMessage(err error) string {
 	if errors.As(err, &e) && (e.Message != "" || e.Field != "") {
 		return ErrorMessageOf(err)
 	}
-	for _, known := range []error{ErrSecretNotFound, ErrVersionExists, ErrSecretExists, context.DeadlineExceeded, context.Canceled} {
+	for _, known := range []error{ErrBlocked, ErrPasswordReused, ErrSecretNotFound, ErrVersionExists, ErrSecretExists, context.DeadlineExceeded, context.Canceled} {
 		if errors.Is(err, known) {
 			return known.Error()
 		}
@@ -757,4 +931,9 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.r.Read(p)
+}
+
+func withResumed(res Result, resumed bool) Result {
+	res.Resumed = resumed
+	return res
 }

@@ -39,6 +39,11 @@ type Result struct {
 	// Resumed is true when this call finished a rotation an earlier attempt
 	// with the same key had started (or already finished).
 	Resumed bool
+	// RolledForward, when set, is the version id of an earlier, unfinished
+	// rotation of the same target (under another key) that this call
+	// finished before its own: its password was applied and it was
+	// promoted. It is set on failures too when the roll-forward succeeded.
+	RolledForward string
 	// Err is set when Status is StatusFailed or StatusSkipped; it is an
 	// *Error whose message is safe to show.
 	Err error

@@ -95,7 +95,7 @@ func TestRotateFirstRotationCreatesSecretWithPlaceholder(t *testing.T) {
 			assert.False(t, res[0].Resumed)
 			assert.Equal(t, "pwreset/"+target.Key(), res[0].SecretName)
 			assert.Equal(t, reset.VersionID("k1", target), res[0].VersionID)
-			assert.Equal(t, []string{opPut, opCreate, opPut, opReset, opPromote}, e.Rec.Ops())
+			assert.Equal(t, []string{opStaged, opPut, opCheck, opCreate, opPut, opReset, opPromote}, e.Rec.Ops())
 
 			prev, ok := e.Store.Staged(res[0].SecretName, reset.StagePrevious)
 			require.True(t, ok)
@@ -106,7 +106,7 @@ func TestRotateFirstRotationCreatesSecretWithPlaceholder(t *testing.T) {
 	}
 }
 
-func TestRotateHappyPathTakesThreeCalls(t *testing.T) {
+func TestRotateHappyPathTakesFourCalls(t *testing.T) {
 	e := MustEnv(t, nil)
 	first := MustRotate(t, t.Context(), e, req("k1", sso))[0]
 	requireRotated(t, e, sso, first)
@@ -114,7 +114,7 @@ func TestRotateHappyPathTakesThreeCalls(t *testing.T) {
 
 	second := MustRotate(t, t.Context(), e, req("k2", sso))[0]
 	requireRotated(t, e, sso, second)
-	assert.Equal(t, []string{opPut, opReset, opPromote}, e.Rec.Ops()[before:])
+	assert.Equal(t, []string{opStaged, opPut, opReset, opPromote}, e.Rec.Ops()[before:])
 	assert.NotEqual(t, first.VersionID, second.VersionID)
 
 	prev, ok := e.Store.Staged(second.SecretName, reset.StagePrevious)
@@ -136,7 +136,7 @@ func TestRotateReplayOfFinishedRotationResetsNothing(t *testing.T) {
 	requireRotated(t, e, sso, again)
 	assert.True(t, again.Resumed)
 	assert.Equal(t, first.VersionID, again.VersionID)
-	assert.Equal(t, []string{opPut, opGet}, e.Rec.Ops()[before:])
+	assert.Equal(t, []string{opStaged}, e.Rec.Ops()[before:])
 	assert.Len(t, e.SSO.Applied(sso), 1)
 }
 
@@ -148,9 +148,9 @@ func TestRotateResumesAfterCrash(t *testing.T) {
 		crashAt string
 		resumed []string // calls of the second run
 	}{
-		{"AfterStage", opPut, []string{opPut, opGet, opReset, opPromote}},
-		{"AfterReset", opReset, []string{opPut, opGet, opReset, opPromote}},
-		{"AfterPromote", opPromote, []string{opPut, opGet}},
+		{"AfterStage", opPut, []string{opStaged, opReset, opPromote}},
+		{"AfterReset", opReset, []string{opStaged, opReset, opPromote}},
+		{"AfterPromote", opPromote, []string{opStaged}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,16 +202,19 @@ func TestRotateSupersededVersionDoesNothing(t *testing.T) {
 	assert.Equal(t, reset.EConflict, reset.ErrorCodeOf(stale.Err))
 	requireSafe(t, e, sso, stale.VersionID)
 
-	// k2 rotates; k1's version is no longer pending.
+	// k2 first finishes k1 (its password may be in effect), then rotates.
 	e.SSO.Before = nil
-	requireRotated(t, e, sso, MustRotate(t, t.Context(), e, req("k2", sso))[0])
+	k2 := MustRotate(t, t.Context(), e, req("k2", sso))[0]
+	requireRotated(t, e, sso, k2)
+	assert.Equal(t, stale.VersionID, k2.RolledForward)
 	have, _ := e.SSO.Current(sso)
 	before := len(e.Rec.Calls())
 
 	again := MustRotate(t, t.Context(), e, req("k1", sso))[0]
 	assert.Equal(t, reset.StatusSuperseded, again.Status)
 	assert.NoError(t, again.Err)
-	assert.Equal(t, []string{opPut, opGet}, e.Rec.Ops()[before:])
+	assert.Empty(t, again.RolledForward)
+	assert.Equal(t, []string{opStaged, opPut, opGet}, e.Rec.Ops()[before:])
 	now, _ := e.SSO.Current(sso)
 	assert.Equal(t, have, now)
 }
@@ -225,12 +228,7 @@ func TestRotateFaults(t *testing.T) {
 	}{
 		{opCreate, func(*env) {}},
 		{opPut, func(e *env) { MustRotate(e.tb, e.tb.Context(), e, req("k0", sso)) }},
-		{opGet, func(e *env) {
-			MustRotate(e.tb, e.tb.Context(), e, req("k0", sso))
-			e.SSO.Before = func(context.Context, reset.Target, string) error { return errCode(reset.EConflict) }
-			MustRotate(e.tb, e.tb.Context(), e, req("k1", sso))
-			e.SSO.Before = nil
-		}},
+		{opStaged, func(e *env) { MustRotate(e.tb, e.tb.Context(), e, req("k0", sso)) }},
 		{opReset, func(e *env) { MustRotate(e.tb, e.tb.Context(), e, req("k0", sso)) }},
 		{opPromote, func(e *env) { MustRotate(e.tb, e.tb.Context(), e, req("k0", sso)) }},
 	}
@@ -282,10 +280,6 @@ func TestRotateFaults(t *testing.T) {
 				// Once the fault clears, a retry with the same key finishes.
 				e.Store.Before, e.SSO.Before = nil, nil
 				again := MustRotate(t, t.Context(), e, req("k1", sso))[0]
-				if step.op == opGet {
-					// k1 was staged before; it is resumed or done now.
-					assert.True(t, again.Resumed)
-				}
 				requireRotated(t, e, sso, again)
 			})
 		}
@@ -351,9 +345,9 @@ func TestRotateResetTimeoutThenRefusalIsUncertain(t *testing.T) {
 
 func TestRotateDeadline(t *testing.T) {
 	const reserve = time.Second
-	t.Run("SkippedWhenThreeStepsDoNotFit", func(t *testing.T) {
+	t.Run("SkippedWhenFourStepsDoNotFit", func(t *testing.T) {
 		e := MustEnv(t, nil)
-		ctx, cancel := context.WithDeadline(t.Context(), epoch.Add(3*reserve-time.Millisecond))
+		ctx, cancel := context.WithDeadline(t.Context(), epoch.Add(4*reserve-time.Millisecond))
 		defer cancel()
 		res := MustRotate(t, ctx, e, req("k1", sso))[0]
 		assert.Equal(t, reset.StatusSkipped, res.Status)
@@ -367,15 +361,16 @@ func TestRotateDeadline(t *testing.T) {
 		e := MustEnv(t, nil)
 		MustRotate(t, t.Context(), e, req("k0", sso))
 		before := len(e.Rec.Calls())
-		deadline := epoch.Add(3 * reserve)
+		deadline := epoch.Add(4 * reserve)
 		ctx, cancel := context.WithDeadline(t.Context(), deadline)
 		defer cancel()
 		requireRotated(t, e, sso, MustRotate(t, ctx, e, req("k1", sso))[0])
 		calls := e.Rec.Calls()[before:]
-		require.Len(t, calls, 3)
-		assert.Equal(t, deadline.Add(-2*reserve), calls[0].Deadline, "stage")
-		assert.Equal(t, deadline.Add(-reserve), calls[1].Deadline, "reset")
-		assert.Equal(t, deadline, calls[2].Deadline, "promote")
+		require.Len(t, calls, 4)
+		assert.Equal(t, deadline.Add(-3*reserve), calls[0].Deadline, "read pending")
+		assert.Equal(t, deadline.Add(-2*reserve), calls[1].Deadline, "stage")
+		assert.Equal(t, deadline.Add(-reserve), calls[2].Deadline, "reset")
+		assert.Equal(t, deadline, calls[3].Deadline, "promote")
 	})
 	t.Run("BackoffStopsAtTheStepsEnd", func(t *testing.T) {
 		e := MustEnv(t, func(c *reset.Config) {
@@ -384,7 +379,7 @@ func TestRotateDeadline(t *testing.T) {
 			c.MaxBackoff = 300 * time.Millisecond
 		})
 		e.Store.Before = func(context.Context, string, string, string) error { return errCode(reset.EThrottled) }
-		deadline := epoch.Add(3 * reserve)
+		deadline := epoch.Add(4 * reserve)
 		ctx, cancel := context.WithDeadline(t.Context(), deadline)
 		defer cancel()
 		res := MustRotate(t, ctx, e, req("k1", sso))[0]
@@ -394,9 +389,9 @@ func TestRotateDeadline(t *testing.T) {
 		assert.Greater(t, len(calls), 1)
 		assert.Less(t, len(calls), 100)
 		for _, c := range calls {
-			assert.True(t, c.At.Before(deadline.Add(-2*reserve)), "a try at %v is past the stage's end", c.At.Sub(epoch))
+			assert.True(t, c.At.Before(deadline.Add(-3*reserve)), "a try at %v is past the read's end", c.At.Sub(epoch))
 		}
-		assert.False(t, e.Clock.Now().After(deadline.Add(-2*reserve)), "slept past the stage's end")
+		assert.False(t, e.Clock.Now().After(deadline.Add(-3*reserve)), "slept past the read's end")
 		assert.Zero(t, e.Rec.Count(opReset))
 	})
 	t.Run("ResetNotStartedWhenPromoteWouldNotFit", func(t *testing.T) {
@@ -405,16 +400,16 @@ func TestRotateDeadline(t *testing.T) {
 		// The stage call is slow: it ends after its own reserve.
 		e.Store.After = func(_ context.Context, op, _, _ string) error {
 			if op == opPut {
-				e.Clock.Advance(1500 * time.Millisecond)
+				e.Clock.Advance(2500 * time.Millisecond)
 			}
 			return nil
 		}
-		ctx, cancel := context.WithDeadline(t.Context(), epoch.Add(3*reserve))
+		ctx, cancel := context.WithDeadline(t.Context(), epoch.Add(4*reserve))
 		defer cancel()
 		res := MustRotate(t, ctx, e, req("k1", sso))[0]
 		assert.Equal(t, reset.StatusFailed, res.Status)
 		assert.Equal(t, reset.EUnavailable, reset.ErrorCodeOf(res.Err))
-		assert.Contains(t, reset.ErrorMessageOf(res.Err), "same idempotency key")
+		assert.Contains(t, reset.ErrorMessageOf(res.Err), "a retry with any key finishes it")
 		assert.Len(t, e.SSO.Applied(sso), 1, "only k0's reset")
 		requireSafe(t, e, sso, res.VersionID)
 	})
@@ -668,9 +663,11 @@ func TestRotatePendingVersionOfAnotherTargetIsNotUsed(t *testing.T) {
 
 	res := MustRotate(t, t.Context(), e, req("k1", sso))[0]
 	assert.Equal(t, reset.StatusFailed, res.Status)
-	assert.Equal(t, reset.EInternal, reset.ErrorCodeOf(res.Err))
+	assert.Equal(t, reset.EConflict, reset.ErrorCodeOf(res.Err))
+	assert.ErrorIs(t, res.Err, reset.ErrBlocked)
 	assert.NotContains(t, res.Err.Error(), testPassword)
-	assert.Equal(t, []string{opPut, opGet}, e.Rec.Ops()[before:])
+	assert.Equal(t, []string{opStaged}, e.Rec.Ops()[before:])
+	assert.Empty(t, e.SSO.Applied(sso), "another target's password is never applied")
 }
 
 func TestRotateStagedVersionVanished(t *testing.T) {
@@ -688,7 +685,7 @@ func TestRotateStagedVersionVanished(t *testing.T) {
 	res := MustRotate(t, t.Context(), e, req("k1", sso))[0]
 	assert.Equal(t, reset.StatusFailed, res.Status)
 	assert.True(t, reset.ErrorCodeOf(res.Err).Retryable())
-	assert.ErrorIs(t, res.Err, reset.ErrSecretNotFound)
+	assert.ErrorIs(t, res.Err, reset.ErrVersionExists)
 	assert.Equal(t, 1, e.Rec.Count(opReset), "only k0's reset")
 }
 

@@ -18,6 +18,19 @@ type Resetter interface {
 	ResetPassword(ctx context.Context, t Target, password string) error
 }
 
+// AccountChecker tells whether a target's account exists. A Resetter that
+// also implements it lets the rotator refuse a first rotation of an account
+// that does not exist before it creates anything (DESIGN.md, "The rotation
+// protocol (v2)"); without one, a first rotation fails with EInternal and
+// creates nothing.
+//
+// CheckAccount returns nil when the account exists, an *Error with ENotFound
+// when the directory, user or organization does not, and otherwise the
+// kinds ResetPassword returns.
+type AccountChecker interface {
+	CheckAccount(ctx context.Context, t Target) error
+}
+
 // Stage labels of KMS Secrets Manager.
 const (
 	StageCurrent  = "ACSCurrent"
@@ -56,6 +69,11 @@ type SecretStore interface {
 	// GetVersion reads one version. ErrSecretNotFound if the secret or the
 	// version does not exist.
 	GetVersion(ctx context.Context, name, versionID string) (SecretVersion, error)
+	// GetStaged reads the version that carries stage, with its id and
+	// stages. ErrSecretNotFound if the secret does not exist OR no version
+	// carries the stage: KMS answers both with the same 404, so the caller
+	// tells them apart with its next call.
+	GetStaged(ctx context.Context, name, stage string) (SecretVersion, error)
 	// Promote moves ACSCurrent to versionID; the version that held it becomes
 	// ACSPrevious. ErrSecretNotFound if the secret or version does not exist.
 	Promote(ctx context.Context, name, versionID string) error
