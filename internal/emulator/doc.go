@@ -57,7 +57,7 @@
 //	Rejected.Throttling                      429     KMS             KMS API reference (Throttle)
 //	Forbidden.ResourceNotFound               404     KMS             KMS API reference (GetSecretValue, PutSecretValue, ...)
 //	Rejected.ResourceExist                   409     KMS             KMS API reference (CreateSecret; PutSecretValue with other data: assumed)
-//	Rejected.ResourceInDeleteWindow          409     KMS             KMS API reference (CreateSecret on a name pending deletion)
+//	Rejected.ResourceInDeleteWindow          409     KMS             issue 10 (CreateSecret on a name pending deletion); no KMS page found that lists it: assumed
 //	Rejected.Unavailable                     400     KMS             KMS secrets FAQ ("Rejected.Unavailable": pending deletion); status assumed
 //	Rejected.LimitExceeded                   400     KMS             KMS API reference (stage limit); status assumed
 //	Forbidden.KeyNotFound                    404     KMS             KMS API reference for key operations; for CreateSecret's key: assumed
@@ -68,6 +68,20 @@
 //	InvalidParameter.Password                400     CloudSSO, BaaS  assumed
 //	OrganizationNotFound                     404     BaaS            assumed (BaaS documents no error codes)
 //	UserNotFound                             404     BaaS            assumed
+//	NotFound                                 404     runtime API     assumed (an unknown path)
+//	MethodNotAllowed                         405     runtime API     assumed (a wrong method)
+//	RuntimeClosed                            503     runtime API     assumed (a poll while the runtime shuts down)
+//	PayloadTooLarge                          413     runtime API     assumed (an outcome over 32 MB)
+//	InvalidRequest                           400     runtime API     assumed (an outcome that cannot be read)
+//	InvalidErrorPayload                      400     runtime API     assumed (an error that is not {"errorMessage","errorType"})
+//	InvalidRequestID                         400     runtime API     assumed (an outcome for no running invocation)
+//
+// The runtime API (Runtime) answers its errors as {"errorMessage","errorType"}
+// with the code as errorType. Function Compute documents neither its
+// runtime API's paths nor its errors; fc-runtime-go-sdk v0.3.1 only checks
+// that the status is 200 (fc/runtime_api_client.go), so the codes matter
+// only to tests. TestErrorCodeTable checks that this table lists every code
+// the package answers, with its status, and no other.
 //
 // Documents: common error codes, https://api.alibabacloud.com/document (error
 // center); V3 signature,
