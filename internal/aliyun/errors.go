@@ -185,7 +185,7 @@ var codeRules = []codeRule{
 	// Our own signature, clock, credentials and endpoint: retryable 503,
 	// never the caller's 400 or the role's 403 [common].
 	{"", "InvalidTimeStamp*", reset.EUnavailable},
-	{"", "RequestTimeTooSkewed*", reset.EUnavailable},
+	{"", "RequestTimeTooSkewed*", reset.EUnavailable}, // KMS "Common error codes" (request time over 15 minutes off)
 	{"", "SignatureDoesNotMatch*", reset.EUnavailable},
 	{"", "IncompleteSignature*", reset.EUnavailable},
 	{"", "InvalidSignatureMethod*", reset.EUnavailable},
