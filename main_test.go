@@ -139,6 +139,8 @@ func TestRunMisconfiguredCallsNothing(t *testing.T) {
 		{"ErrHTTPNotLoopbackBaaS", map[string]string{"BAAS_ENDPOINT": "http://10.0.0.8:8080"}, "BAAS_ENDPOINT: may use http:// only for a loopback host"},
 		{"ErrCloudSSOUndocumentedVPC", map[string]string{"CLOUDSSO_ENDPOINT": "https://cloudsso-vpc.cn-beijing.aliyuncs.com"}, "CLOUDSSO_ENDPOINT: names a host under aliyuncs.com"},
 		{"ErrGODEBUGHTTP2Debug1Suffix", map[string]string{"GODEBUG": "http2client=1,http2debug=1"}, "GODEBUG: must not set http2debug"},
+		{"ErrEntropyLength", map[string]string{"PASSWORD_LENGTH": "12"}, "bits"},
+		{"ErrEntropyExclude", map[string]string{"PASSWORD_EXCLUDE": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}, "PASSWORD_EXCLUDE"},
 		{"ErrDEBUGTea", map[string]string{"DEBUG": "tea"}, "DEBUG: must not contain \"tea\""},
 		{"ErrGODEBUGHTTP2Debug1", map[string]string{"GODEBUG": "http2debug=1"}, "GODEBUG: must not set http2debug"},
 		{"ErrGODEBUGHTTP2Debug2", map[string]string{"GODEBUG": "netdns=go,http2debug=2"}, "GODEBUG: must not set http2debug"},
