@@ -57,6 +57,10 @@ func TestClassificationTable(t *testing.T) {
 		{"InvalidSecurityToken.Malformed", 400, nil, reset.EUnavailable},
 		{"InvalidSecurityToken.MismatchWithAccessKey", 400, nil, reset.EUnavailable},
 		{"MissingSecurityToken", 400, nil, reset.EUnavailable},
+		{"RequestTimeTooSkewed", 400, []emulator.Product{emulator.KMS}, reset.EUnavailable}, // KMS "Common error codes"
+		{"InvalidSignatureMethod", 400, nil, reset.EUnavailable},
+		{"MissingSignature", 400, nil, reset.EUnavailable},
+		{"MissingTimestamp", 400, nil, reset.EUnavailable},
 		// Throttling, and KMS's retried failures.
 		{"Throttling", 400, nil, reset.EThrottled},
 		{"Throttling.User", 400, nil, reset.EThrottled},

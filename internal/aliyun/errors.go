@@ -158,9 +158,13 @@ type codeRule struct {
 //     InvalidAction.NotFound, InvalidVersion, Forbidden.InDebt*.
 //   - [kms] KMS's API reference (CreateSecret, PutSecretValue,
 //     GetSecretValue, UpdateSecretVersionStage): Forbidden.ResourceNotFound,
-//     Rejected.ResourceExist, Rejected.ResourceInDeleteWindow,
-//     Rejected.Unavailable, Rejected.LimitExceeded, Forbidden.NoPermission,
-//     Forbidden.KeyNotFound. Rejected.Throttling,
+//     Rejected.ResourceExist, Rejected.LimitExceeded, Forbidden.NoPermission,
+//     Forbidden.KeyNotFound; Rejected.Unavailable from the "Secrets
+//     management FAQ". Rejected.ResourceInDeleteWindow is the code issue 10
+//     gives for CreateSecret on a name pending deletion; no KMS page found
+//     lists it (assumed: a conflict either way). Which code PutSecretValue
+//     answers for an existing VersionId is not documented either, so
+//     PutVersion reads the version after any refusal (kms.go). Rejected.Throttling,
 //     ServiceUnavailableTemporary and InternalFailure are the codes Alibaba's
 //     own secrets-manager client retries with backoff
 //     (aliyun/aliyun-secretsmanager-client-python,
@@ -181,7 +185,7 @@ var codeRules = []codeRule{
 	// Our own signature, clock, credentials and endpoint: retryable 503,
 	// never the caller's 400 or the role's 403 [common].
 	{"", "InvalidTimeStamp*", reset.EUnavailable},
-	{"", "RequestTimeTooSkewed*", reset.EUnavailable},
+	{"", "RequestTimeTooSkewed*", reset.EUnavailable}, // KMS "Common error codes" (request time over 15 minutes off)
 	{"", "SignatureDoesNotMatch*", reset.EUnavailable},
 	{"", "IncompleteSignature*", reset.EUnavailable},
 	{"", "InvalidSignatureMethod*", reset.EUnavailable},

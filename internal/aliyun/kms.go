@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -87,19 +88,46 @@ func (s *SecretStore) PutVersion(ctx context.Context, name, versionID string, da
 		return nil
 	}
 	err = kmsError(op, err)
-	if !errors.Is(err, reset.ErrVersionExists) {
+	if !mayHoldVersion(err) {
 		return err
 	}
-	// A retry of the same write finds its own version: compare the data, so
-	// that the same id with the same data succeeds as the contract says.
+	// A retry of the same write finds its own version. KMS's reference does
+	// not say which code PutSecretValue answers for a VersionId that exists
+	// (Rejected.ResourceExist is assumed), so whatever refusal it gives, the
+	// version is read before deciding: the same data succeeds, as the
+	// contract says, other data is reset.ErrVersionExists, and no such
+	// version leaves the refusal as it was.
 	got, gerr := s.GetVersion(ctx, name, versionID)
-	if gerr != nil {
+	switch {
+	case errors.Is(gerr, reset.ErrSecretNotFound):
+		return err
+	case gerr != nil:
 		return gerr
-	}
-	if subtle.ConstantTimeCompare(got.Data, data) == 1 {
+	case subtle.ConstantTimeCompare(got.Data, data) == 1:
 		return nil
+	case errors.Is(err, reset.ErrVersionExists):
+		return err
 	}
-	return err
+	var a *APIError
+	errors.As(err, &a) // mayHoldVersion found one
+	return &reset.Error{Code: reset.EConflict, Message: reset.ErrorMessageOf(err) + ": version " + versionID + " holds other data",
+		Err: fmt.Errorf("%w: %w", reset.ErrVersionExists, a)}
+}
+
+// mayHoldVersion reports whether a refused PutSecretValue may have met an
+// existing version: a 4xx answer that is not throttling, a missing
+// permission or a missing secret. Retryable failures are retried whole, and
+// the retry meets the version if the first attempt wrote it.
+func mayHoldVersion(err error) bool {
+	var a *APIError
+	if !errors.As(err, &a) || a.StatusCode < 400 || a.StatusCode > 499 || errors.Is(err, reset.ErrSecretNotFound) {
+		return false
+	}
+	switch reset.ErrorCodeOf(err) {
+	case reset.EThrottled, reset.EUnavailable, reset.EForbidden, reset.ENotFound:
+		return false
+	}
+	return true
 }
 
 // GetVersion reads version versionID of secret name with its stages. It

@@ -174,3 +174,71 @@ func TestSecretStoreErrors(t *testing.T) {
 		assert.False(t, errors.Is(err, reset.ErrVersionExists))
 	})
 }
+
+// TestPutVersionReadsBeforeDeciding: KMS does not document the code
+// PutSecretValue answers for a VersionId that exists, so whatever 4xx
+// refusal it gives, PutVersion reads the version before deciding, and the
+// resume path does not depend on Rejected.ResourceExist.
+func TestPutVersionReadsBeforeDeciding(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int
+		code     string
+		version  string // the version PutVersion writes; v1 exists
+		sameData bool
+		want     reset.ErrorCode // "" = success
+		sentinel error
+		reads    int // GetSecretValue calls PutVersion makes
+	}{
+		{"OKUndocumentedCodeSameData", 400, "InvalidParameter.VersionIdExists", "v1", true, "", nil, 1},
+		{"OKConflictSameData", 409, "Rejected.VersionExist", "v1", true, "", nil, 1},
+		{"ErrUndocumentedCodeOtherData", 400, "Rejected.VersionIdInUse", "v1", false, reset.EConflict, reset.ErrVersionExists, 1},
+		{"ErrDocumentedCodeOtherData", 409, "Rejected.ResourceExist", "v1", false, reset.EConflict, reset.ErrVersionExists, 1},
+		{"ErrNoSuchVersionKeepsRefusal", 400, "InvalidParameter.Something", "v2", false, reset.EInvalid, nil, 1},
+		{"ErrUnknown4xxNoSuchVersion", 400, "SomethingNew", "v2", false, reset.EUpstream, nil, 1},
+		{"ErrThrottledNotRead", 429, "Rejected.Throttling", "v1", true, reset.EThrottled, nil, 0},
+		{"ErrForbiddenNotRead", 403, "Forbidden.NoPermission", "v1", true, reset.EForbidden, nil, 0},
+		{"ErrSecretMissingNotRead", 404, "Forbidden.ResourceNotFound", "v1", true, reset.ENotFound, reset.ErrSecretNotFound, 0},
+		{"Err5xxNotRead", 500, "InternalError", "v1", true, reset.EUpstream, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cloud, eps := MustStartCloud(t)
+			leaks := MustWatchLeaks(t, cloud)
+			store := MustNew(t, eps).Secrets
+			ctx := roleCtx(t)
+			const name = "pwreset/cloudsso/d-00fc2p61ab12/u-00q8wbq42wiltcrkab12"
+			require.NoError(t, store.CreateSecret(ctx, name, "v0", []byte(`{"target":"cloudsso"}`)))
+			pw := leaks.Password(t)
+			require.NoError(t, leaks.Err(store.PutVersion(ctx, name, "v1", secretData(pw), []string{reset.StagePending})))
+			if !tt.sameData {
+				pw = leaks.Password(t)
+			}
+			before := len(cloud.Calls())
+
+			cloud.FailNext("PutSecretValue", 1, tt.status, tt.code)
+			err := leaks.Err(store.PutVersion(ctx, name, tt.version, secretData(pw), []string{reset.StagePending}))
+
+			reads := 0
+			for _, c := range cloud.Calls()[before:] {
+				if c.Action == "GetSecretValue" {
+					reads++
+				}
+			}
+			assert.Equal(t, tt.reads, reads, "GetSecretValue calls")
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			requireCode(t, err, tt.want)
+			assert.Contains(t, reset.ErrorMessageOf(err), tt.code, "the message names the upstream code")
+			if tt.sentinel != nil {
+				assert.ErrorIs(t, err, tt.sentinel)
+			} else {
+				assert.NotErrorIs(t, err, reset.ErrVersionExists)
+			}
+		})
+	}
+}

@@ -120,6 +120,11 @@ func TestLeakCanaryOverTLSAndHTTP2(t *testing.T) {
 		{name: "HTTP2Debug0", godebug: "http2debug=0", wantProto: "HTTP/2.0"},
 		{name: "HTTP2Client0", godebug: "http2client=0", wantProto: "HTTP/1.1"},
 		{name: "Others", godebug: "netdns=go,tlsrsakex=0,http2debug=0", wantProto: "HTTP/2.0"},
+		// Every net/http and crypto/tls setting docs/endpoints.md names as
+		// accepted, at once, and the resolver's debug output.
+		{name: "AllAcceptedAtOnce", godebug: "http2client=1,http2server=1,httpmuxgo121=1,httplaxcontentlength=1," +
+			"httpservecontentkeepheaders=1,httpcookiemaxnum=0,tlsrsakex=1,tls3des=1,tls10server=1,tlssha1=1," +
+			"tlsmlkem=0,tlssecpmlkem=0,tlsunsafeekm=1,tlsmaxrsasize=8192,netdns=go+1", wantProto: "HTTP/2.0"},
 		{name: "RefusedHTTP2Debug1", godebug: "http2debug=1", refused: true},
 		{name: "RefusedHTTP2Debug2", godebug: "http2debug=2", refused: true},
 		{name: "RefusedAmongOthers", godebug: "netdns=go,http2debug=1", refused: true},

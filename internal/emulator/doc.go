@@ -62,7 +62,7 @@
 //	Rejected.Throttling                      429     KMS             KMS API reference (Throttle)
 //	Forbidden.ResourceNotFound               404     KMS             KMS API reference (GetSecretValue, PutSecretValue, ...)
 //	Rejected.ResourceExist                   409     KMS             KMS API reference (CreateSecret; PutSecretValue with other data: assumed)
-//	Rejected.ResourceInDeleteWindow          409     KMS             KMS API reference (CreateSecret on a name pending deletion)
+//	Rejected.ResourceInDeleteWindow          409     KMS             issue 10 (CreateSecret on a name pending deletion); no KMS page found that lists it: assumed
 //	Rejected.Unavailable                     400     KMS             KMS secrets FAQ ("Rejected.Unavailable": pending deletion); status assumed
 //	Rejected.LimitExceeded                   400     KMS             KMS API reference (stage limit); status assumed
 //	Forbidden.KeyNotFound                    404     KMS             KMS API reference for key operations; for CreateSecret's key: assumed
@@ -80,12 +80,26 @@
 //	InvalidArgument                          400     FC, EventBridge FC 3.0 error codes; EventBridge PutEvents: assumed
 //	EntityTooLarge                           413     FC              FC limits (asynchronous payload over 128 KB)
 //	FunctionNotFound                         404     FC              FC 3.0 error codes
-//	EventBusNotExist                         —*      EventBridge     assumed (per-entry code in EntryList)
-//	EventSizeExceedLimit                     —*      EventBridge     assumed (per-entry code: an event over 64 KB)
 //	EventsCountExceedLimit                   400     EventBridge     assumed (more than 16 events per PutEvents)
 //	EventsSizeExceedLimit                    413     EventBridge     assumed (over 256 KB per PutEvents)
+//	NotFound                                 404     runtime API     assumed (an unknown path)
+//	MethodNotAllowed                         405     runtime API     assumed (a wrong method)
+//	RuntimeClosed                            503     runtime API     assumed (a poll while the runtime shuts down)
+//	PayloadTooLarge                          413     runtime API     assumed (an outcome over 32 MB)
+//	InvalidRequest                           400     runtime API     assumed (an outcome that cannot be read)
+//	InvalidErrorPayload                      400     runtime API     assumed (an error that is not {"errorMessage","errorType"})
+//	InvalidRequestID                         400     runtime API     assumed (an outcome for no running invocation)
 //
-// (* a per-entry code inside a 200 answer's EntryList, not an HTTP status.)
+// Inside a 200 answer of PutEvents, an entry of EntryList may fail with
+// EventBusNotExist (no such bus) or EventSizeExceedLimit (an event over
+// 64 KB); both per-entry codes are assumed.
+//
+// The runtime API (Runtime) answers its errors as {"errorMessage","errorType"}
+// with the code as errorType. Function Compute documents neither its
+// runtime API's paths nor its errors; fc-runtime-go-sdk v0.3.1 only checks
+// that the status is 200 (fc/runtime_api_client.go), so the codes matter
+// only to tests. TestErrorCodeTable checks that this table lists every code
+// the package answers, with its status, and no other.
 //
 // Documents: common error codes, https://api.alibabacloud.com/document (error
 // center); V3 signature,

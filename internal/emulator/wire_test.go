@@ -3,10 +3,6 @@ package emulator_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -79,39 +75,4 @@ func TestHostChecked(t *testing.T) {
 			assert.Equal(t, tt.wantCode, body["Code"])
 		})
 	}
-}
-
-// TestErrorCodeTable: every code the cloud's source answers is in the
-// package doc's table, with its status and a source.
-func TestErrorCodeTable(t *testing.T) {
-	t.Parallel()
-	doc, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	rows := map[string]string{} // code -> status
-	for _, line := range strings.Split(string(doc), "\n") {
-		f := strings.Fields(strings.TrimPrefix(line, "//"))
-		if strings.HasPrefix(line, "//\t") && len(f) >= 4 && f[0] != "code" {
-			rows[f[0]] = f[1]
-		}
-	}
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	re := regexp.MustCompile(`errorf\(http\.(Status\w+), "([^"]+)"`)
-	status := map[string]int{"StatusBadRequest": 400, "StatusNotFound": 404, "StatusConflict": 409, "StatusTooManyRequests": 429,
-		"StatusMethodNotAllowed": 405, "StatusRequestEntityTooLarge": 413, "StatusForbidden": 403, "StatusInternalServerError": 500}
-	found := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		require.NoError(t, err)
-		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-			found++
-			want, ok := status[m[1]]
-			require.True(t, ok, "%s: status %s missing from this test's map", f, m[1])
-			assert.Equal(t, strconv.Itoa(want), rows[m[2]], "%s answers %s with %s: the doc table must list it with that status", f, m[2], m[1])
-		}
-	}
-	assert.Greater(t, found, 30, "the source scan found too few codes to be right")
 }
