@@ -90,6 +90,7 @@ type Cloud struct {
 	connSeq  atomic.Uint64
 	servers  []*http.Server
 	buckets  map[Product]*bucket
+	eb       eventBridgeState // eventbridge.go
 }
 
 type directory struct {
@@ -558,6 +559,8 @@ func (c *Cloud) apply(req *request) (map[string]any, *apiError) {
 		return c.resetUserPassword(req.params)
 	case BaaS:
 		return c.resetFabricPassword(req.params)
+	case EventBridge:
+		return c.eventBridge(req)
 	}
 	return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 }
