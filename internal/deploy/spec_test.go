@@ -519,7 +519,7 @@ func MustParseMakefile(tb testing.TB) makefile {
 	}
 	require.NotEmpty(tb, build, "Makefile: no `go build ... -o` line")
 	assert.Contains(tb, build, "-o $(DIST)/$(BINARY)", "the build must write the binary the handler names")
-	for _, want := range []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w"`} {
+	for _, want := range []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w -X main.version=$(VERSION)"`} {
 		assert.Contains(tb, build, want)
 	}
 	return mk
