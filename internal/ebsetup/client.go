@@ -181,11 +181,15 @@ func apiErrorOf(action string, err error) (*APIError, bool) {
 	return nil, false
 }
 
+// SendToFCRole is the service-linked role EventBridge assumes to invoke
+// functions.
+const SendToFCRole = "AliyunServiceRoleForEventBridgeSendToFC"
+
 // Step is one thing Apply or Remove did, for the operator to read.
 type Step struct {
 	Action string // the API action called, e.g. "CreateEventBus"
 	What   string // e.g. `event bus "pwreset"`
-	Result string // "created", "exists", "updated", "deleted", "absent"
+	Result string // "created", "ensured", "exists", "updated", "deleted", "absent"
 }
 
 func (s Step) String() string { return s.What + ": " + s.Result + " (" + s.Action + ")" }
@@ -199,6 +203,20 @@ func (c *Client) Apply(ctx context.Context, s Setup) ([]Step, error) {
 		return nil, err
 	}
 	var steps []Step
+	// EventBridge invokes the function as the service-linked role
+	// AliyunServiceRoleForEventBridgeSendToFC (EventBridge, "Service-linked
+	// roles"), which CreateServiceLinkedRoleForProduct creates. Whether it
+	// answers an existing role with success or with an error is not
+	// documented: an "already exists" code counts as success.
+	slr := fmt.Sprintf("service-linked role %q", SendToFCRole)
+	switch _, err := c.call(ctx, "CreateServiceLinkedRoleForProduct", map[string]string{"ProductName": SendToFCRole}); {
+	case err == nil:
+		steps = append(steps, Step{"CreateServiceLinkedRoleForProduct", slr, "ensured"})
+	case isAlreadyExists(err):
+		steps = append(steps, Step{"CreateServiceLinkedRoleForProduct", slr, "exists"})
+	default:
+		return steps, err
+	}
 	bus := map[string]string{"EventBusName": s.Bus}
 	busWhat := fmt.Sprintf("event bus %q", s.Bus)
 	switch _, err := c.call(ctx, "GetEventBus", bus); {

@@ -10,6 +10,9 @@
 // POST, JSON answers), through darabonba-openapi's CallApi with the
 // deployer's credentials:
 //
+//   - CreateServiceLinkedRoleForProduct (ProductName
+//     AliyunServiceRoleForEventBridgeSendToFC), the role EventBridge invokes
+//     functions as
 //   - GetEventBus, CreateEventBus (EventBusName, Description)
 //   - GetRule, CreateRule (EventBusName, RuleName, FilterPattern, Status,
 //     EventTargets as a JSON array), UpdateRule (EventBusName, RuleName,

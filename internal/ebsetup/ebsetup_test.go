@@ -70,7 +70,7 @@ func TestApplyCreatesThenConverges(t *testing.T) {
 	steps, err := c.Apply(ctx, s)
 	require.NoError(t, err)
 	require.NotEmpty(t, steps)
-	assert.Equal(t, []string{"GetEventBus", "CreateEventBus", "GetRule", "CreateRule"}, actionsOf(cloud.Calls()))
+	assert.Equal(t, []string{"CreateServiceLinkedRoleForProduct", "GetEventBus", "CreateEventBus", "GetRule", "CreateRule"}, actionsOf(cloud.Calls()))
 	for _, call := range cloud.Calls() {
 		if call.Action == "GetEventBus" || call.Action == "GetRule" {
 			assert.Contains(t, call.Code, "NotExist", "%s finds nothing yet", call.Action)
@@ -82,6 +82,7 @@ func TestApplyCreatesThenConverges(t *testing.T) {
 		assert.Equal(t, ebsetup.Version, call.Version)
 	}
 	assert.Equal(t, []string{"pwreset"}, cloud.EventBuses())
+	assert.True(t, cloud.EventBridgeServiceLinkedRole(ebsetup.SendToFCRole), "EventBridge needs its role to invoke the function")
 	rule, ok := cloud.EventBridgeRule("pwreset", "pwreset-requests")
 	require.True(t, ok)
 	assert.JSONEq(t, `{"source":["pwreset.request"],"type":["pwreset:Reset:Requested"]}`, rule.FilterPattern)
@@ -104,7 +105,7 @@ func TestApplyCreatesThenConverges(t *testing.T) {
 	cloud.ResetCalls()
 	_, err = c.Apply(ctx, s)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"GetEventBus", "GetRule", "UpdateRule", "PutTargets"}, actionsOf(cloud.Calls()))
+	assert.Equal(t, []string{"CreateServiceLinkedRoleForProduct", "GetEventBus", "GetRule", "UpdateRule", "PutTargets"}, actionsOf(cloud.Calls()))
 	rule, _ = cloud.EventBridgeRule("pwreset", "pwreset-requests")
 	assert.Len(t, rule.Targets, 1)
 	assert.Equal(t, []string{"pwreset"}, cloud.EventBuses())

@@ -22,6 +22,9 @@ package emulator
 //	EventRuleNameInvalid            a rule name outside the accepted set      EventBridgeErrorCode (set assumed)
 //	InvalidParameter (400)          a missing or malformed parameter          assumed
 //
+// CreateServiceLinkedRoleForProduct succeeds for a role that exists
+// (assumed).
+//
 // The default bus cannot be created or deleted, and takes no rules here:
 // it carries only Alibaba Cloud's own events (EventBridge, "Event buses").
 
@@ -41,7 +44,7 @@ const EventBridgeVersion = "2020-04-01"
 var eventBridgeActions = map[string]bool{
 	"CreateEventBus": true, "GetEventBus": true, "DeleteEventBus": true,
 	"CreateRule": true, "GetRule": true, "UpdateRule": true, "DeleteRule": true,
-	"PutTargets": true,
+	"PutTargets": true, "CreateServiceLinkedRoleForProduct": true,
 }
 
 // The management API joins the router's tables here rather than in their
@@ -74,9 +77,27 @@ type EventRule struct {
 	Targets                                       []EventTarget
 }
 
-// eventBridgeState is the cloud's buses, by name, each with its rules.
+// eventBridgeState is the cloud's buses, by name, each with its rules, and
+// the service-linked roles EventBridge has created.
 type eventBridgeState struct {
 	buses map[string]map[string]*EventRule
+	roles map[string]bool
+}
+
+// eventBridgeRoles are the ProductName values of
+// CreateServiceLinkedRoleForProduct (EventBridge API reference), the ones
+// pwreset may use.
+var eventBridgeRoles = map[string]bool{
+	"AliyunServiceRoleForEventBridgeSendToFC":  true,
+	"AliyunServiceRoleForEventBridgeSendToMNS": true,
+}
+
+// EventBridgeServiceLinkedRole reports whether EventBridge has created the
+// service-linked role name.
+func (c *Cloud) EventBridgeServiceLinkedRole(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eb.roles[name]
 }
 
 var (
@@ -110,6 +131,17 @@ func (c *Cloud) eventBridge(req *request) (map[string]any, *apiError) {
 		c.eb.buses = map[string]map[string]*EventRule{}
 	}
 	p := req.params
+	if req.action == "CreateServiceLinkedRoleForProduct" {
+		// Creating a role that exists succeeds (assumed: not documented).
+		if !eventBridgeRoles[p["ProductName"]] {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameter", "ProductName %q is not a service-linked role of EventBridge.", p["ProductName"])
+		}
+		if c.eb.roles == nil {
+			c.eb.roles = map[string]bool{}
+		}
+		c.eb.roles[p["ProductName"]] = true
+		return map[string]any{"Code": "Success", "Message": "success", "Success": true}, nil
+	}
 	busName := p["EventBusName"]
 	if busName == "" {
 		return nil, errorf(http.StatusBadRequest, "InvalidParameter", "EventBusName is mandatory for this action.")
