@@ -396,7 +396,7 @@ func TestValidateEventPattern(t *testing.T) {
 	}
 }
 
-// wireTarget and wireRequest spell the request contract of DESIGN.md
+// wireTarget and wireRequest spell the request contract of docs/DESIGN.md
 // ("Interface contract"): one target, or {"targets": [...]}, plus dryRun.
 type wireTarget struct {
 	Target                           string `json:"target"`
