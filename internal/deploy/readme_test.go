@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pwreset/pwreset/internal/ebsetup"
 )
 
 // pendingDocs are documents the README links that other branches write
@@ -108,4 +110,21 @@ func makeTargets(tb testing.TB) map[string]bool {
 	}
 	require.NotEmpty(tb, out)
 	return out
+}
+
+// TestDocsAgreeWithTheEventBridgeSetup: the README and docs/deploy.md
+// document the bus, the pattern (source and type) that `make eventbridge`
+// builds from s.yaml, which the sample events carry (internal/ebsetup's
+// TestFromShippedSpec).
+func TestDocsAgreeWithTheEventBridgeSetup(t *testing.T) {
+	setup, err := ebsetup.FromSpec(MustLoadSpec(t), testAccountID)
+	require.NoError(t, err)
+	for _, doc := range []string{"README.md", "docs/deploy.md"} {
+		text := string(MustReadFile(t, doc))
+		assert.Contains(t, text, setup.Pattern(), "%s must document the rule's pattern", doc)
+		assert.Contains(t, text, "`"+setup.Bus+"`", "%s must name the bus", doc)
+	}
+	deployDoc := string(MustReadFile(t, "docs/deploy.md"))
+	assert.Contains(t, deployDoc, `"source": "`+setup.Source+`"`, "docs/deploy.md's sample event")
+	assert.Contains(t, deployDoc, `"type": "`+setup.Type+`"`, "docs/deploy.md's sample event")
 }
