@@ -1,11 +1,12 @@
 // Command pwreset is a Function Compute 3.0 function (go1 runtime) that
 // resets a CloudSSO or BaaS Fabric user's password and keeps the new
-// password only in KMS Secrets Manager. See DESIGN.md.
+// password only in KMS Secrets Manager. See docs/DESIGN.md.
 package main
 
 import (
 	"context"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
@@ -14,6 +15,11 @@ import (
 	"github.com/pwreset/pwreset/internal/app"
 	"github.com/pwreset/pwreset/internal/config"
 )
+
+// version is the release this binary was built from, stamped by `make
+// build` (-ldflags "-X main.version=$(git describe --tags --always
+// --dirty)"). Every log line carries it.
+var version = "dev"
 
 func main() {
 	// fc.Start serves invocations until the process ends; if it cannot
@@ -28,7 +34,8 @@ func main() {
 // with the reason buried in its logs.
 func run(getenv func(string) string, stdout io.Writer, start func(handler any)) {
 	cfg, err := config.Load(getenv)
-	logger := app.NewLogger(stdout, cfg.LogLevel) // info when cfg is invalid
+	logger := app.NewLogger(stdout, cfg.LogLevel, slog.String("version", version)) // info when cfg is invalid
+	logger.Info("starting")
 	var h *handler.Handler
 	if err == nil {
 		h, err = app.New(cfg, app.WithLogger(logger))

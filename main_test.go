@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,8 +91,11 @@ func TestRunBadConfiguration(t *testing.T) {
 			invoke, stdout := MustRun(t, tt.env)
 
 			lines := logLines(t, stdout)
-			require.Len(t, lines, 1, "the configuration error is logged once, at start-up")
+			require.Len(t, lines, 2, "the start and the configuration error, logged once, at start-up")
+			assertStartLine(t, lines[0])
+			lines = lines[1:]
 			assert.Equal(t, "ERROR", lines[0]["level"])
+			assert.Equal(t, version, lines[0]["version"])
 			for _, w := range tt.want {
 				assert.Contains(t, lines[0]["error"], w)
 			}
@@ -115,7 +122,7 @@ func TestRunBadConfiguration(t *testing.T) {
 					assert.Contains(t, resp.Body, w)
 				}
 			}
-			assert.Len(t, logLines(t, stdout), 1, "invocations do not log the configuration error again")
+			assert.Len(t, logLines(t, stdout), 2, "invocations do not log the configuration error again")
 		})
 	}
 }
@@ -188,7 +195,10 @@ func TestRunWired(t *testing.T) {
 		"ALLOWED_DIRECTORY_IDS": "d-00fc2p61ab12",
 		"LOG_LEVEL":             "debug",
 	})
-	assert.Empty(t, stdout.String(), "a good configuration starts silently")
+	start := logLines(t, stdout)
+	require.Len(t, start, 1, "a good configuration logs only its start")
+	assertStartLine(t, start[0])
+	stdout.Reset()
 
 	tests := []struct {
 		name   string
@@ -219,6 +229,45 @@ func TestRunWired(t *testing.T) {
 	require.NotEmpty(t, lines)
 	for _, l := range lines {
 		assert.Equal(t, "1-main-test", l["requestId"], "every line of an invocation carries its request id")
+		assert.Equal(t, version, l["version"], "every line carries the release")
 	}
 	assert.NotContains(t, stdout.String(), "Hunter2!")
+}
+
+// assertStartLine checks the line run logs first: the release, so a log
+// search finds which build served an invocation.
+func assertStartLine(tb testing.TB, line map[string]any) {
+	tb.Helper()
+	assert.Equal(tb, "INFO", line["level"])
+	assert.Equal(tb, "starting", line["msg"])
+	assert.Equal(tb, version, line["version"])
+	assert.NotEmpty(tb, line["version"])
+}
+
+// TestVersionStamp builds the binary the way `make build` does and checks
+// that -ldflags -X reaches the variable main logs.
+func TestVersionStamp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "main")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v9.8.7-test", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	// The runtime API here accepts no connection: the binary logs its start
+	// line, then retries the runtime forever. Read the first line, then stop
+	// it.
+	run := exec.Command(bin)
+	run.Env = []string{"FC_RUNTIME_API=127.0.0.1:1", "ALIBABA_CLOUD_REGION_ID=cn-hangzhou", "KMS_ENCRYPTION_KEY_ID=key-hzz6example0000000001"}
+	stdout, err := run.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, run.Start())
+	defer func() { _ = run.Process.Kill(); _ = run.Wait() }()
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal([]byte(first), &line), "first line: %q", first)
+	assert.Equal(t, "v9.8.7-test", line["version"])
+	assert.Equal(t, "starting", line["msg"])
 }

@@ -41,9 +41,14 @@ func WithAliyunConfig(edit func(*aliyun.Config)) Option {
 
 // NewLogger returns the logger pwreset uses: JSON lines on w (Function
 // Compute collects stdout), at level and above, each line of an invocation
-// carrying its request id (see handler.NewLogHandler).
-func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(handler.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+// carrying its request id (see handler.NewLogHandler), and every line
+// carrying attrs (main passes the release: "version").
+func NewLogger(w io.Writer, level slog.Leveler, attrs ...slog.Attr) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	if len(attrs) > 0 {
+		h = h.WithAttrs(attrs)
+	}
+	return slog.New(handler.NewLogHandler(h))
 }
 
 // New builds the handler cfg describes: the cloud adapters, the rotator and

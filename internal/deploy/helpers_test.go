@@ -1,22 +1,23 @@
 // Package deploy_test checks the deployment artefacts that no Go code
-// compiles: s.yaml (the Serverless Devs description of the function) and
-// docs/ram-policy.json (the function role's policy). It validates s.yaml
-// against the fc3 component's JSON Schema, then checks what a schema cannot
-// know: that the deployment matches the code it deploys.
+// compiles: s.yaml (the Serverless Devs description of the function),
+// docs/ram-policy.json (the function role's policy) and
+// docs/deploy-policy.json (the deploying user's). It validates s.yaml
+// against the fc3 component's JSON Schema (vendored in testdata/), then
+// checks what a schema cannot know: that the deployment matches the code it
+// deploys.
 package deploy_test
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
+
+	"github.com/pwreset/pwreset/internal/deploy"
 )
 
 // testAccountID stands in for ${config('AccountID')}, which Serverless Devs
@@ -49,151 +50,58 @@ func MustReadFile(tb testing.TB, rel string) []byte {
 	return b
 }
 
-// spec is s.yaml with every ${...} resolved the way Serverless Devs resolves it.
-type spec struct {
-	Vars      map[string]any
-	Resources map[string]resource
+// testEnv is what the tests resolve s.yaml's magic variables with: the
+// account of ${config('AccountID')} and the environment ${env(...)} reads.
+// Only the variables listed here are set, so a default in s.yaml is what the
+// tests check unless a test sets the variable.
+func testEnv(vars map[string]string) deploy.Env {
+	return deploy.Env{
+		AccountID: testAccountID,
+		Getenv: func(name string) (string, bool) {
+			v, ok := vars[name]
+			return v, ok
+		},
+	}
 }
 
-type resource struct {
-	Component string
-	Actions   map[string][]map[string]any
-	Props     map[string]any
-}
-
-// MustLoadSpec parses s.yaml and resolves its magic variables.
-func MustLoadSpec(tb testing.TB) spec {
-	tb.Helper()
-	var raw struct {
-		Edition   string         `yaml:"edition"`
-		Name      string         `yaml:"name"`
-		Access    string         `yaml:"access"`
-		Vars      map[string]any `yaml:"vars"`
-		Resources map[string]struct {
-			Component string                      `yaml:"component"`
-			Actions   map[string][]map[string]any `yaml:"actions"`
-			Props     map[string]any              `yaml:"props"`
-		} `yaml:"resources"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(MustReadFile(tb, "s.yaml")))
-	dec.KnownFields(true)
-	require.NoError(tb, dec.Decode(&raw), "parse s.yaml")
-	require.Equal(tb, "3.0.0", raw.Edition, "s.yaml must use the Serverless Devs 3 format")
-	require.NotEmpty(tb, raw.Name, "s.yaml: name")
-	require.NotEmpty(tb, raw.Access, "s.yaml: access")
-	require.NotEmpty(tb, raw.Resources, "s.yaml: resources")
-
-	r := resolver{raw: raw.Vars, done: map[string]any{}}
-	out := spec{Vars: map[string]any{}, Resources: map[string]resource{}}
-	for name := range raw.Vars {
-		v, err := r.variable(name, nil)
-		require.NoError(tb, err, "s.yaml: vars.%s", name)
-		out.Vars[name] = v
-	}
-	for name, res := range raw.Resources {
-		props, err := r.value(res.Props)
-		require.NoError(tb, err, "s.yaml: resources.%s.props", name)
-		out.Resources[name] = resource{Component: res.Component, Actions: res.Actions, Props: props.(map[string]any)}
-	}
-	return out
-}
-
-var (
-	reWholeVar = regexp.MustCompile(`^\$\{\s*vars\.([A-Za-z_][A-Za-z0-9_]*)\s*\}$`)
-	reMagic    = regexp.MustCompile(`\$\{([^}]*)\}`)
-	reVarRef   = regexp.MustCompile(`^\s*vars\.([A-Za-z_][A-Za-z0-9_]*)\s*$`)
-	reConfig   = regexp.MustCompile(`^\s*config\(\s*'AccountID'\s*\)\s*$`)
+// spec and resource are the resolved s.yaml.
+type (
+	spec     = deploy.Spec
+	resource = deploy.Resource
 )
 
-// resolver resolves the magic variables s.yaml uses: ${vars.x} and
-// ${config('AccountID')}. Like Serverless Devs, a string that is exactly one
-// ${vars.x} takes the var's value with its type; inside a longer string the
-// value is spliced in as text. Anything else is an error, so s.yaml cannot
-// start using a variable these tests do not understand.
-type resolver struct {
-	raw  map[string]any
-	done map[string]any
+// requiredEnv is the environment s.yaml cannot resolve without: the KMS key
+// has no default (docs/deploy.md, "Prerequisites").
+var requiredEnv = map[string]string{"PWRESET_KMS_KEY_ID": testKMSKeyID}
+
+// testKMSKeyID is an invented key id shaped like KMS's ("key-" and 20
+// characters).
+const testKMSKeyID = "key-hzz6example0000000001"
+
+// MustLoadSpecEnv parses s.yaml with requiredEnv plus vars in the
+// environment and checks its Serverless Devs 3 frame.
+func MustLoadSpecEnv(tb testing.TB, vars map[string]string) spec {
+	tb.Helper()
+	env := map[string]string{}
+	for k, v := range requiredEnv {
+		env[k] = v
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	s, err := deploy.Load(filepath.Join(MustRepoRoot(tb), "s.yaml"), testEnv(env))
+	require.NoError(tb, err, "s.yaml")
+	require.Equal(tb, "3.0.0", s.Edition, "s.yaml must use the Serverless Devs 3 format")
+	require.NotEmpty(tb, s.Name, "s.yaml: name")
+	require.NotEmpty(tb, s.Access, "s.yaml: access")
+	require.NotEmpty(tb, s.Resources, "s.yaml: resources")
+	return s
 }
 
-func (r *resolver) variable(name string, seen []string) (any, error) {
-	if v, ok := r.done[name]; ok {
-		return v, nil
-	}
-	for _, s := range seen {
-		if s == name {
-			return nil, fmt.Errorf("vars.%s refers to itself", name)
-		}
-	}
-	raw, ok := r.raw[name]
-	if !ok {
-		return nil, fmt.Errorf("vars.%s is not defined", name)
-	}
-	v, err := r.resolve(raw, append(seen, name))
-	if err != nil {
-		return nil, err
-	}
-	r.done[name] = v
-	return v, nil
-}
-
-func (r *resolver) value(v any) (any, error) { return r.resolve(v, nil) }
-
-func (r *resolver) resolve(v any, seen []string) (any, error) {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			x, err := r.resolve(e, seen)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			out[k] = x
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			x, err := r.resolve(e, seen)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
-			}
-			out[i] = x
-		}
-		return out, nil
-	case string:
-		if m := reWholeVar.FindStringSubmatch(v); m != nil {
-			return r.variable(m[1], seen)
-		}
-		var firstErr error
-		s := reMagic.ReplaceAllStringFunc(v, func(expr string) string {
-			inner := expr[2 : len(expr)-1]
-			if reConfig.MatchString(inner) {
-				return testAccountID
-			}
-			if m := reVarRef.FindStringSubmatch(inner); m != nil {
-				x, err := r.variable(m[1], seen)
-				if err == nil {
-					switch x.(type) {
-					case map[string]any, []any:
-						err = fmt.Errorf("vars.%s is a structure and cannot be spliced into text", m[1])
-					default:
-						return fmt.Sprint(x)
-					}
-				}
-				if firstErr == nil {
-					firstErr = err
-				}
-				return ""
-			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("unsupported magic variable %s", expr)
-			}
-			return ""
-		})
-		return s, firstErr
-	default:
-		return v, nil
-	}
+// MustLoadSpec parses s.yaml with only requiredEnv set.
+func MustLoadSpec(tb testing.TB) spec {
+	tb.Helper()
+	return MustLoadSpecEnv(tb, nil)
 }
 
 // jsonValue converts a decoded YAML value into the form encoding/json (and the

@@ -61,10 +61,16 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 // not know (NotAction, NotResource, a typo) is an error, not a silent grant.
 func MustLoadPolicy(tb testing.TB) policy {
 	tb.Helper()
-	dec := json.NewDecoder(bytes.NewReader(MustReadFile(tb, "docs/ram-policy.json")))
+	return MustLoadPolicyAt(tb, "docs/ram-policy.json")
+}
+
+// MustLoadPolicyAt reads the policy file rel strictly.
+func MustLoadPolicyAt(tb testing.TB, rel string) policy {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(MustReadFile(tb, rel)))
 	dec.DisallowUnknownFields()
 	var p policy
-	require.NoError(tb, dec.Decode(&p), "parse docs/ram-policy.json")
+	require.NoError(tb, dec.Decode(&p), "parse %s", rel)
 	require.Equal(tb, "1", p.Version)
 	require.NotEmpty(tb, p.Statement)
 	return p

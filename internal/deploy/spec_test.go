@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,29 +18,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/config"
+	"github.com/pwreset/pwreset/internal/ebsetup"
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// schemaRel is where CI puts the fc3 component's props schema: the shared/
-// directory beside the repository.
-const schemaRel = "../shared/fc3-schema.json"
+// schemaRel is the fc3 component's props schema, vendored: devsapp/fc3's
+// src/schema.json of the version s.yaml pins (fc3Version). Nothing the tests
+// need lives outside the repository.
+const schemaRel = "internal/deploy/testdata/fc3-schema.json"
 
-// MustCompileSchema compiles ../shared/fc3-schema.json.
-func MustCompileSchema(tb testing.TB) *jsonschema.Schema {
+// fc3Version is the fc3 release the vendored schema comes from; s.yaml pins
+// its component to it, so the schema checked is the schema deployed.
+const fc3Version = "0.1.22"
+
+// MustLoadSchemaDoc reads the vendored schema as a generic JSON document.
+func MustLoadSchemaDoc(tb testing.TB) any {
 	tb.Helper()
-	path := filepath.Join(MustRepoRoot(tb), schemaRel)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Fatalf("the fc3 props schema is missing: expected it at %s (shared/ beside the repository); s.yaml cannot be validated without it", path)
-	}
-	require.NoError(tb, err)
+	f, err := os.Open(filepath.Join(MustRepoRoot(tb), schemaRel))
+	require.NoError(tb, err, "the fc3 props schema is vendored at %s", schemaRel)
 	defer f.Close()
 	doc, err := jsonschema.UnmarshalJSON(f)
-	require.NoError(tb, err, "parse %s", path)
+	require.NoError(tb, err, "parse %s", schemaRel)
+	return doc
+}
+
+// MustCompileSchema compiles the vendored fc3 props schema.
+func MustCompileSchema(tb testing.TB) *jsonschema.Schema {
+	tb.Helper()
 	c := jsonschema.NewCompiler()
-	require.NoError(tb, c.AddResource("file:///fc3-schema.json", doc))
+	require.NoError(tb, c.AddResource("file:///fc3-schema.json", MustLoadSchemaDoc(tb)))
 	sch, err := c.Compile("file:///fc3-schema.json")
-	require.NoError(tb, err, "compile %s", path)
+	require.NoError(tb, err, "compile %s", schemaRel)
 	return sch
 }
 
@@ -50,7 +57,7 @@ func fc3Resource(tb testing.TB, s spec) (string, resource) {
 	tb.Helper()
 	var names []string
 	for name, r := range s.Resources {
-		if r.Component == "fc3" {
+		if r.ComponentName() == "fc3" {
 			names = append(names, name)
 		}
 	}
@@ -63,7 +70,7 @@ func TestSpecMatchesSchema(t *testing.T) {
 	s := MustLoadSpec(t)
 	for name, r := range s.Resources {
 		t.Run(name, func(t *testing.T) {
-			require.Equal(t, "fc3", r.Component, "every resource is deployed with the fc3 component")
+			require.Equal(t, "fc3@"+fc3Version, r.Component, "every resource is deployed with the fc3 component the vendored schema belongs to")
 			err := sch.Validate(jsonValue(t, r.Props))
 			var verr *jsonschema.ValidationError
 			if errors.As(err, &verr) {
@@ -132,7 +139,16 @@ func TestSpecFunction(t *testing.T) {
 	})
 	t.Run("OneRotationAtATime", func(t *testing.T) {
 		assert.EqualValues(t, 1, get(t, p, "concurrencyConfig", "reservedConcurrency"))
-		assert.EqualValues(t, 1, p["instanceConcurrency"])
+		// go1 serves one request per instance; instanceConcurrency would
+		// have no effect, and more than 1 would say otherwise.
+		assert.NotContains(t, p, "instanceConcurrency", "the go1 runtime ignores instanceConcurrency: leave it out")
+	})
+	t.Run("PreLocalBuilds", func(t *testing.T) {
+		var runs []string
+		for _, st := range r.Actions["pre-local"] {
+			runs = append(runs, fmt.Sprint(st["run"]))
+		}
+		assert.Contains(t, runs, "make build", "`s local invoke` runs ./dist/main: a pre-local action must build it")
 	})
 	t.Run("TimeoutAndMemorySized", func(t *testing.T) {
 		timeout, ok := p["timeout"].(int)
@@ -182,6 +198,7 @@ func TestSpecEnvironment(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := configVariableNames(t)
+	sort.Strings(want)
 	assert.Equal(t, want, got, "s.yaml must set exactly the variables internal/config reads")
 
 	for k, v := range env {
@@ -208,6 +225,7 @@ func TestSpecEnvironment(t *testing.T) {
 		assert.LessOrEqual(t, n, 32)
 	})
 }
+
 
 // configVariableNames lists the environment variables internal/config
 // reads, from config.Variables: a list of names, or a list of structs whose
@@ -274,15 +292,23 @@ func TestSpecTriggers(t *testing.T) {
 		assert.True(t, isBool, "disableURLInternet must be a boolean (from vars), got %#v", cfg["disableURLInternet"])
 	})
 
-	t.Run("EventBridgePatternIsValid", func(t *testing.T) {
-		cfg := trigger(t, r.Props, "eventbridge")
-		pattern, ok := cfg["eventRuleFilterPattern"].(string)
-		require.True(t, ok, "eventRuleFilterPattern is a JSON string")
-		require.NoError(t, validateEventPattern(pattern))
-		var p map[string]any
-		require.NoError(t, json.Unmarshal([]byte(pattern), &p))
-		assert.Contains(t, p, "source", "the pattern must select reset requests by their source")
-		assert.Equal(t, "Default", get(t, cfg, "eventSourceConfig", "eventSourceType"))
+	t.Run("NoDefaultBusTrigger", func(t *testing.T) {
+		// A rule on the default bus never sees the events applications
+		// publish: the custom bus, its rule and the target come from
+		// `make eventbridge` (internal/ebsetup).
+		list, _ := r.Props["triggers"].([]any)
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			assert.NotEqual(t, "eventbridge", m["triggerType"], "fc3's eventbridge trigger puts its rule on the default bus")
+		}
+	})
+
+	t.Run("EventBridgeSetupIsValid", func(t *testing.T) {
+		setup, err := ebsetup.FromSpec(s, testAccountID)
+		require.NoError(t, err)
+		require.NoError(t, validateEventPattern(setup.Pattern()))
+		assert.JSONEq(t, `{"source":["pwreset.request"],"type":["pwreset:Reset:Requested"]}`, setup.Pattern(), "the pattern the README documents")
+		assert.Equal(t, "pwreset", setup.Bus, "the custom bus the README documents")
 	})
 
 	t.Run("TimerPayloadIsAValidRequest", func(t *testing.T) {
@@ -360,7 +386,7 @@ func TestValidateEventPattern(t *testing.T) {
 	}
 }
 
-// wireTarget and wireRequest spell the request contract of DESIGN.md
+// wireTarget and wireRequest spell the request contract of docs/DESIGN.md
 // ("Interface contract"): one target, or {"targets": [...]}, plus dryRun.
 type wireTarget struct {
 	Target                           string `json:"target"`
@@ -483,8 +509,82 @@ func MustParseMakefile(tb testing.TB) makefile {
 	}
 	require.NotEmpty(tb, build, "Makefile: no `go build ... -o` line")
 	assert.Contains(tb, build, "-o $(DIST)/$(BINARY)", "the build must write the binary the handler names")
-	for _, want := range []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w"`} {
+	for _, want := range []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0", "-trimpath", `-ldflags "-s -w -X main.version=$(VERSION)"`} {
 		assert.Contains(tb, build, want)
 	}
 	return mk
+}
+
+// reARN finds Alibaba Cloud resource names: acs:<service>:<region>:<account>:.
+var reARN = regexp.MustCompile(`acs:([a-z0-9-]+):([a-z0-9-]*):([0-9]*):`)
+
+// arns lists every ARN in v's strings, with the path where it was found.
+func arns(v any, path string, out map[string]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			arns(e, path+"."+k, out)
+		}
+	case []any:
+		for i, e := range v {
+			arns(e, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	case string:
+		for i, m := range reARN.FindAllString(v, -1) {
+			out[fmt.Sprintf("%s#%d", path, i)] = m
+		}
+	}
+}
+
+// TestSpecFollowsRegion deploys s.yaml to two regions: every region the
+// function's props name, and every ARN's region, follows vars.region
+// (PWRESET_REGION), and every ARN names the deploying account.
+func TestSpecFollowsRegion(t *testing.T) {
+	for _, region := range []string{"cn-hangzhou", "cn-shanghai", "ap-southeast-1"} {
+		t.Run(region, func(t *testing.T) {
+			s := MustLoadSpecEnv(t, map[string]string{"PWRESET_REGION": region})
+			_, r := fc3Resource(t, s)
+			assert.Equal(t, region, r.Props["region"])
+			assert.Equal(t, region, get(t, r.Props, "environmentVariables", "ALIBABA_CLOUD_REGION_ID"))
+			found := map[string]string{}
+			arns(r.Props, "props", found)
+			arns(s.Vars, "vars", found)
+			require.NotEmpty(t, found)
+			for where, arn := range found {
+				m := reARN.FindStringSubmatch(arn)
+				assert.Equal(t, testAccountID, m[3], "%s: %s names another account", where, arn)
+				if m[1] == "ram" {
+					assert.Empty(t, m[2], "%s: RAM is global: %s", where, arn)
+					continue
+				}
+				assert.Equal(t, region, m[2], "%s: %s is pinned to another region", where, arn)
+			}
+			setup, err := ebsetup.FromSpec(s, testAccountID)
+			require.NoError(t, err)
+			assert.Equal(t, region, setup.Region, "the EventBridge rule lives in the function's region")
+		})
+	}
+}
+
+// TestSpecHasNoPinnedRegion reads s.yaml's text: a region id may appear only
+// as vars.region's default and as a Fabric organization's location in the
+// sample payload (an organization's own region, not the function's).
+func TestSpecHasNoPinnedRegion(t *testing.T) {
+	reRegionID := regexp.MustCompile(`\b(cn|ap|eu|us|me)-[a-z]+(-[a-z0-9]+)?\b`)
+	for i, line := range strings.Split(string(MustReadFile(t, "s.yaml")), "\n") {
+		code, _, _ := strings.Cut(line, "#")
+		trimmed := strings.TrimSpace(code)
+		if !reRegionID.MatchString(trimmed) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(trimmed, "region: ${env('PWRESET_REGION',"):
+		case strings.HasPrefix(trimmed, "rotationTargets:"):
+		case strings.HasPrefix(trimmed, "cloudssoEndpoint:"):
+			// CloudSSO's endpoint is the directory's region, which only
+			// six regions serve (docs/endpoints.md).
+		default:
+			t.Errorf("s.yaml:%d pins a region: %s", i+1, strings.TrimSpace(line))
+		}
+	}
 }

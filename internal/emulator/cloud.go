@@ -90,7 +90,8 @@ type Cloud struct {
 	connSeq  atomic.Uint64
 	servers  []*http.Server
 	buckets  map[Product]*bucket
-	fleet    fleetState // directory.go, fcapi.go, eventbus.go
+	fleet    fleetState       // directory.go, fcapi.go, eventbus.go
+	eb       eventBridgeState // eventbridge.go
 }
 
 type directory struct {
@@ -567,6 +568,8 @@ func (c *Cloud) apply(req *request) (map[string]any, *apiError) {
 		return c.cloudSSO(req)
 	case BaaS:
 		return c.baas(req)
+	case EventBridge:
+		return c.eventBridge(req)
 	}
 	return nil, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 }

@@ -82,6 +82,13 @@
 //	FunctionNotFound                         404     FC              FC 3.0 error codes
 //	EventsCountExceedLimit                   400     EventBridge     assumed (more than 16 events per PutEvents)
 //	EventsSizeExceedLimit                    413     EventBridge     assumed (over 256 KB per PutEvents)
+//	EventBusNotExist                         409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode (management API)
+//	EventBusAlreadyExist                     409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode
+//	EventBusNameInvalid                      409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode (accepted set assumed)
+//	EventBusRuleNotEmptyForDelete            409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode
+//	EventRuleNotExist                        409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode
+//	EventRuleAlreadyExist                    409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode
+//	EventRuleNameInvalid                     409     EventBridge     apache/rocketmq-eventbridge EventBridgeErrorCode (accepted set assumed)
 //	NotFound                                 404     runtime API     assumed (an unknown path)
 //	MethodNotAllowed                         405     runtime API     assumed (a wrong method)
 //	RuntimeClosed                            503     runtime API     assumed (a poll while the runtime shuts down)
@@ -90,8 +97,8 @@
 //	InvalidErrorPayload                      400     runtime API     assumed (an error that is not {"errorMessage","errorType"})
 //	InvalidRequestID                         400     runtime API     assumed (an outcome for no running invocation)
 //
-// Inside a 200 answer of PutEvents, an entry of EntryList may fail with
-// EventBusNotExist (no such bus) or EventSizeExceedLimit (an event over
+// Inside a 200 answer of PutEvents (the data API), an entry of EntryList
+// may fail with EventBusNotExist (no such bus) or EventSizeExceedLimit (an event over
 // 64 KB); both per-entry codes are assumed.
 //
 // The runtime API (Runtime) answers its errors as {"errorMessage","errorType"}

@@ -4,7 +4,13 @@
 //
 // Usage:
 //
-//	go run ./internal/deploy/mkzip -o dist/pwreset.zip -name main dist/main
+//	go run ./internal/deploy/mkzip -o release/pwreset.zip -name main dist/main
+//
+// Next to the archive it writes archive.sha256, one line in the format
+// `sha256sum -c` checks: the hex SHA-256 of the archive, two spaces, its
+// base name. The archive must not be written inside the directory s.yaml
+// uploads (code: ./dist), or each deploy would upload the previous package
+// inside the new one; the Makefile writes it to release/.
 //
 // The entry is stored under -name (the function's handler) with mode 0755:
 // Function Compute runs the handler as a file in the code directory, and a
@@ -13,6 +19,8 @@ package main
 
 import (
 	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +46,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "mkzip:", err)
 		os.Exit(1)
 	}
+	if err := writeSum(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "mkzip:", err)
+		os.Exit(1)
+	}
+}
+
+// writeSum writes archive.sha256 for archive.
+func writeSum(archive string) error {
+	b, err := os.ReadFile(archive)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	line := hex.EncodeToString(sum[:]) + "  " + filepath.Base(archive) + "\n"
+	return os.WriteFile(archive+".sha256", []byte(line), 0o644)
 }
 
 // write creates archive holding the file at src as an executable entry named

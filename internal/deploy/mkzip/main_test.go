@@ -2,6 +2,8 @@ package main
 
 import (
 	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
@@ -74,4 +76,17 @@ func TestWriteReproducible(t *testing.T) {
 	gb, err := os.ReadFile(b)
 	require.NoError(t, err)
 	assert.Equal(t, ga, gb, "the same binary must give the same archive")
+}
+
+func TestWriteSum(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "pwreset.zip")
+	require.NoError(t, os.WriteFile(archive, []byte("zip bytes"), 0o600))
+	require.NoError(t, writeSum(archive))
+	got, err := os.ReadFile(archive + ".sha256")
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte("zip bytes"))
+	assert.Equal(t, hex.EncodeToString(sum[:])+"  pwreset.zip\n", string(got), "the format `sha256sum -c` reads")
+
+	require.ErrorIs(t, writeSum(filepath.Join(dir, "absent.zip")), os.ErrNotExist)
 }
