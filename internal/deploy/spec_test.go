@@ -226,7 +226,6 @@ func TestSpecEnvironment(t *testing.T) {
 	})
 }
 
-
 // configVariableNames lists the environment variables internal/config
 // reads, from config.Variables: a list of names, or a list of structs whose
 // Name field is the variable, or a map keyed by the variable.
