@@ -16,6 +16,8 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +40,7 @@ const (
 const helloPackage = "github.com/pwreset/pwreset/internal/emulator/testdata/hello"
 
 func main() {
-	var o options
+	o := options{inFlight: intList{4, 16, 24, 32}}
 	flag.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "the markdown file to write (- for stdout)")
 	flag.IntVar(&o.starts, "starts", 21, "cold starts of each binary")
 	flag.IntVar(&o.sequential, "sequential", 500, "sequential invocations of one instance (at least 100)")
@@ -46,6 +48,7 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 100, "rate limit of each API in the batch, calls per second")
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency of every API call in the batch")
 	flag.Float64Var(&o.stressRate, "stress-rate", 50, "rate limit of each API in a second batch whose demand far exceeds it (0 skips it)")
+	flag.Var(&o.inFlight, "in-flight", "comma-separated MAX_IN_FLIGHT values for more batches at -rate (empty skips them)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -79,6 +82,33 @@ type options struct {
 	starts, sequential, targets int
 	rate, stressRate            float64
 	latency                     time.Duration
+	inFlight                    intList
+}
+
+// intList is a flag of comma-separated positive integers.
+type intList []int
+
+func (l *intList) String() string {
+	parts := make([]string, len(*l))
+	for i, n := range *l {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *intList) Set(s string) error {
+	*l = nil
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return fmt.Errorf("in-flight: %q is not a positive integer", part)
+		}
+		*l = append(*l, n)
+	}
+	return nil
 }
 
 const reproduce = "make bench"
@@ -167,7 +197,8 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 	if err != nil {
 		return r, err
 	}
-	add(perf.Figure{Name: fmt.Sprintf("batch of %d, %.0f calls/s per API, %s latency: wall (floor %s)", o.targets, o.rate, o.latency, sec(b.Floor)),
+	add(perf.Figure{Name: fmt.Sprintf("batch of %d, %.0f calls/s per API, %s latency, MAX_IN_FLIGHT %d (latency cap %.0f targets/s): wall (floor %s)",
+		o.targets, o.rate, o.latency, config.DefaultMaxInFlight, perf.LatencyCap(config.DefaultMaxInFlight, maxCallsPerRot, o.latency), sec(b.Floor)),
 		Value: fmt.Sprintf("%s = %.0f%% of the rate limit", sec(b.Wall), 100*b.Throughput()), Target: fmt.Sprintf("≥ %.0f%%", 100*minThroughput),
 		Pass: b.Throughput() >= minThroughput, Command: reproduce})
 	add(perf.Figure{Name: "batch: failed targets", Value: fmt.Sprint(b.Targets - b.Rotated), Target: "0", Pass: b.Rotated == b.Targets, Command: reproduce})
@@ -176,6 +207,19 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 		Target: "≤ 10% of calls", Pass: throttledShare <= 0.10, Command: reproduce})
 	add(perf.Figure{Name: "peak RSS of the function during the batch", Value: mb(b.PeakRSS), Target: "≤ " + mb(maxPeakRSSBytes),
 		Pass: b.PeakRSS <= maxPeakRSSBytes, Command: reproduce})
+
+	for _, k := range o.inFlight {
+		log.Printf("batch: %d targets at %.0f calls/s per API, %s latency, MAX_IN_FLIGHT=%d", o.targets, o.rate, o.latency, k)
+		b, err := perf.Batch(ctx, perf.BatchConfig{Binary: bins["main"], Targets: o.targets, PerAPI: o.rate, Latency: o.latency,
+			Env: []string{fmt.Sprintf("%s=%d", config.EnvMaxInFlight, k)}})
+		if err != nil {
+			return r, err
+		}
+		share := float64(b.Throttled) / float64(max(b.Calls, 1))
+		add(perf.Info(fmt.Sprintf("the same batch at MAX_IN_FLIGHT %d (latency cap %.0f targets/s): wall; failed; throttled", k, perf.LatencyCap(k, maxCallsPerRot, o.latency)),
+			fmt.Sprintf("%s = %.0f%% of the rate limit; %d failed; %d of %d calls (%.1f%%)", sec(b.Wall), 100*b.Throughput(), b.Targets-b.Rotated, b.Throttled, b.Calls, 100*share),
+			fmt.Sprintf("go run ./internal/perf/cmd/perfreport -in-flight %d -out -", k)))
+	}
 
 	if o.stressRate > 0 {
 		log.Printf("stress batch: %d targets at %.0f calls/s per API, %s latency", o.targets, o.stressRate, o.latency)
