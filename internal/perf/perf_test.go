@@ -193,3 +193,23 @@ func TestBatchFloor(t *testing.T) {
 		})
 	}
 }
+
+func TestLatencyCap(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inFlight int
+		calls    int
+		latency  time.Duration
+		want     float64
+	}{
+		{"OK_DefaultV2", 8, 4, 20 * time.Millisecond, 100},
+		{"OK_V1", 8, 3, 20 * time.Millisecond, 8 / 0.06},
+		{"OK_Max", 32, 4, 50 * time.Millisecond, 160},
+		{"OK_NoLatencyNoCap", 8, 4, 0, 0},
+		{"OK_NoCallsNoCap", 8, 0, time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.InDelta(t, tc.want, perf.LatencyCap(tc.inFlight, tc.calls, tc.latency), 1e-9)
+		})
+	}
+}

@@ -166,6 +166,17 @@ func BatchFloor(n int, perAPI float64) time.Duration {
 	return time.Duration(rest / perAPI * float64(time.Second))
 }
 
+// LatencyCap is the most targets per second inFlight targets in flight
+// can rotate when each makes calls calls one after the other and every call
+// takes latency: inFlight ÷ (calls · latency), whatever the rate limits.
+// It is 0 for no calls or no latency (no cap).
+func LatencyCap(inFlight, calls int, latency time.Duration) float64 {
+	if calls <= 0 || latency <= 0 {
+		return 0
+	}
+	return float64(inFlight) / (float64(calls) * latency.Seconds())
+}
+
 // BatchResult is what Batch measured.
 type BatchResult struct {
 	Targets, Rotated int
