@@ -215,7 +215,7 @@ func TestSpecEnvironment(t *testing.T) {
 	})
 	t.Run("DefaultPrefixIsTheDesignDefault", func(t *testing.T) {
 		assert.Equal(t, "pwreset/", env["SECRET_NAME_PREFIX"])
-		assert.NoError(t, reset.ValidatePrefix(fmt.Sprint(env["SECRET_NAME_PREFIX"])))
+		assert.True(t, reset.ValidPrefix(fmt.Sprint(env["SECRET_NAME_PREFIX"])))
 	})
 	t.Run("PasswordLengthInRange", func(t *testing.T) {
 		var n int
@@ -225,7 +225,6 @@ func TestSpecEnvironment(t *testing.T) {
 		assert.LessOrEqual(t, n, 32)
 	})
 }
-
 
 // configVariableNames lists the environment variables internal/config
 // reads, from config.Variables: a list of names, or a list of structs whose

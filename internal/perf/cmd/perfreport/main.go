@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pwreset/pwreset/internal/config"
 	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/perf"
+	"github.com/pwreset/pwreset/internal/reset"
 )
 
 // Targets of issue 6.
@@ -243,7 +243,7 @@ func notes(o options) []string {
 		"Handler overhead: `BenchmarkHandler/HTTP` — an HTTP trigger event decoded, a no-op rotator, the answer shaped and JSON-encoded as the runtime SDK would.",
 		fmt.Sprintf("Round trips, connections and process CPU: the real binary under the emulated runtime API serves %d sequential single-target invocations; the cloud counts its API calls and the TCP connections each endpoint accepted; CPU is utime+stime of the function process from /proc (10 ms ticks, so read it over many invocations).", o.sequential),
 		fmt.Sprintf("Batch: the real binary rotates %d CloudSSO users once unthrottled (so that every secret exists), then again with each API limited to %.0f calls/s (token buckets: KMS at %.0f/s for its three APIs on the happy path, GetSecretValue, PutSecretValue and UpdateSecretVersionStage; CloudSSO at %.0f/s for ResetUserPassword) and %s of latency on every call. The buckets start full (one second's worth of calls), so the floor is (targets − rate·1 s) ÷ rate: the first second's targets pass at once, the rest at the rate. Wall time runs from the runtime handing the batch over to the response. Peak RSS is the function process's VmHWM.", o.targets, o.rate, 3*o.rate, o.rate, o.latency),
-		fmt.Sprintf("Overload batch: the same at %.0f calls/s per API, where %d targets in flight (MAX_IN_FLIGHT's default) would send several times what CloudSSO grants: a throttled service's calls are paced (internal/reset's pacer: AIMD on the rate, one pacer per service) on top of each call's backoff with full jitter, so that the share of throttled answers stays small and no target spends its attempts.", o.stressRate, config.DefaultMaxInFlight),
+		fmt.Sprintf("Overload batch: the same at %.0f calls/s per API, where %d targets in flight (MAX_IN_FLIGHT's default) would send several times what CloudSSO grants: a throttled service's calls are paced (internal/reset's pacer: AIMD on the rate, one pacer per service) on top of each call's backoff with full jitter, so that the share of throttled answers stays small and no target spends its attempts.", o.stressRate, reset.DefaultMaxInFlight),
 	}
 }
 
