@@ -33,9 +33,9 @@ const (
 	DefaultSecretPrefix = "pwreset/"
 	DefaultMaxInFlight  = 8
 	DefaultMaxAttempts  = 5
-	DefaultBaseBackoff  = 100 * time.Millisecond
-	DefaultMaxBackoff   = 5 * time.Second
-	DefaultStepReserve  = 3 * time.Second
+	defaultBaseBackoff  = 100 * time.Millisecond
+	defaultMaxBackoff   = 5 * time.Second
+	defaultStepReserve  = 3 * time.Second
 )
 
 // Config configures a Rotator. Zero values take the defaults noted. The

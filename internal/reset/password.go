@@ -142,28 +142,28 @@ func without(chars, exclude string) string {
 	return b.String()
 }
 
-// PasswordGenerator makes passwords that meet a PasswordPolicy and CloudSSO's
+// passwordGenerator makes passwords that meet a PasswordPolicy and CloudSSO's
 // rules: one character of each class at a uniformly random position, the
 // others drawn uniformly from all allowed characters. Every draw is unbiased
 // (rejection sampling, never a bare modulo). It is safe for concurrent use if
 // its random source is.
-type PasswordGenerator struct {
+type passwordGenerator struct {
 	length  int
 	classes [4]string // each class minus the excluded characters
 	all     string    // the union of classes
 	rand    io.Reader
 }
 
-// NewPasswordGenerator returns a generator for policy drawing from rnd; a
+// newPasswordGenerator returns a generator for policy drawing from rnd; a
 // nil rnd means crypto/rand.Reader. Tests inject a deterministic reader.
-func NewPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*PasswordGenerator, error) {
+func newPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*passwordGenerator, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, err
 	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	g := &PasswordGenerator{length: policy.Length, rand: rnd}
+	g := &passwordGenerator{length: policy.Length, rand: rnd}
 	if g.length == 0 {
 		g.length = DefaultPasswordLength
 	}
@@ -176,7 +176,7 @@ func NewPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*PasswordGenera
 
 // Generate returns a new password. Its only error is a failing random
 // source, an EInternal *Error; no error ever holds password characters.
-func (g *PasswordGenerator) Generate() (string, error) {
+func (g *passwordGenerator) Generate() (string, error) {
 	src := byteSource{r: g.rand}
 	pw := make([]byte, g.length)
 	defer clear(pw) // the string copy is what leaves; don't keep a second one

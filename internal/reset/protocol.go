@@ -75,7 +75,7 @@ func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 		case w == in.versionID && pending.HasStage(StageCurrent):
 			return withResumed(in.result(StatusRotated), true)
 		case w == in.versionID:
-			password, err := ParseSecretData(pending.Data, in.target)
+			password, err := parseSecretData(pending.Data, in.target)
 			if err != nil {
 				return in.failed(blocked(in, w, err))
 			}
@@ -129,7 +129,7 @@ func (r *Rotator) complete(ctx context.Context, in rotation, password string, re
 // an EConflict wrapping ErrBlocked when the target refuses P_w for good.
 func (r *Rotator) rollForward(ctx context.Context, in rotation, w SecretVersion) *Error {
 	defer clear(w.Data)
-	password, err := ParseSecretData(w.Data, in.target)
+	password, err := parseSecretData(w.Data, in.target)
 	if err != nil {
 		return blocked(in, w.VersionID, err)
 	}
@@ -223,7 +223,7 @@ func (r *Rotator) stage(ctx context.Context, in rotation) (staged, *Error) {
 	if err != nil {
 		return staged{}, &Error{Code: EInternal, Message: "generating a password failed", Err: err}
 	}
-	data := SecretData(in.target, password)
+	data := secretData(in.target, password)
 	defer clear(data)
 	created := false
 	for {
@@ -239,7 +239,7 @@ func (r *Rotator) stage(ctx context.Context, in rotation) (staged, *Error) {
 				return staged{}, e
 			}
 			created = true
-		case errors.Is(err, ErrVersionExists) || (!errors.Is(err, ErrSecretNotFound) && codeOf(err) != EThrottled && codeOf(err) != EUnavailable):
+		case errors.Is(err, ErrVersionExists) || (!errors.Is(err, ErrSecretNotFound) && !retried(codeOf(err))):
 			// Maybe v exists: the code that says so is not documented.
 			return r.readOwn(ctx, in, end, bounded, redact(err, password))
 		default:
@@ -274,7 +274,7 @@ func (r *Rotator) create(ctx context.Context, in rotation, end time.Time, bounde
 		return &Error{Code: code, Err: err, Message: msg}
 	}
 	err = r.retry(ctx, end, bounded, func(ctx context.Context) error {
-		return r.store.CreateSecret(ctx, in.secretName, PlaceholderVersionID, SecretData(in.target, ""))
+		return r.store.CreateSecret(ctx, in.secretName, placeholderVersionID, secretData(in.target, ""))
 	})
 	if err != nil && !errors.Is(err, ErrSecretExists) {
 		return &Error{Code: codeOf(err), Err: err,
@@ -310,7 +310,7 @@ func (r *Rotator) readOwn(ctx context.Context, in rotation, end time.Time, bound
 	case v.HasStage(StageCurrent):
 		return staged{done: true}, nil
 	case v.HasStage(StagePending):
-		password, err := ParseSecretData(v.Data, in.target)
+		password, err := parseSecretData(v.Data, in.target)
 		if err != nil {
 			var e *Error
 			errors.As(err, &e)

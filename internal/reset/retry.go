@@ -19,7 +19,7 @@ func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call f
 		if err == nil {
 			return nil
 		}
-		if code := codeOf(err); (code != EThrottled && code != EUnavailable) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
+		if !retried(codeOf(err)) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
 			return err
 		}
 		d := r.backoff(attempt)
@@ -47,3 +47,7 @@ func (r *Rotator) backoff(attempt int) time.Duration {
 	}
 	return time.Duration(n)
 }
+
+// retried reports whether retry tries a call again after an error of code:
+// only throttling and unavailability, which a later try may not meet.
+func retried(code ErrorCode) bool { return code == EThrottled || code == EUnavailable }

@@ -22,7 +22,7 @@ type Rotator struct {
 	clock     Clock
 	rand      io.Reader
 	log       *slog.Logger
-	passwords *PasswordGenerator
+	passwords *passwordGenerator
 	allowed   map[Kind]map[string]bool
 	locks     targetLocks
 }
@@ -98,7 +98,7 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, deps
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.rand = &lockedReader{r: r.rand}
-	if r.passwords, err = NewPasswordGenerator(r.cfg.Password, r.rand); err != nil {
+	if r.passwords, err = newPasswordGenerator(r.cfg.Password, r.rand); err != nil {
 		return nil, fmt.Errorf("reset: password policy: %w", err)
 	}
 	return r, nil
@@ -135,9 +135,9 @@ func (c Config) withDefaults() (Config, error) {
 		d    *time.Duration
 		def  time.Duration
 	}{
-		{"BaseBackoff", &c.BaseBackoff, DefaultBaseBackoff},
-		{"MaxBackoff", &c.MaxBackoff, DefaultMaxBackoff},
-		{"StepReserve", &c.StepReserve, DefaultStepReserve},
+		{"BaseBackoff", &c.BaseBackoff, defaultBaseBackoff},
+		{"MaxBackoff", &c.MaxBackoff, defaultMaxBackoff},
+		{"StepReserve", &c.StepReserve, defaultStepReserve},
 	} {
 		if *d.d < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)

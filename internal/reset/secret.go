@@ -8,11 +8,11 @@ import (
 	"encoding/json"
 )
 
-// PlaceholderVersionID is the id of the first version of a secret the
+// placeholderVersionID is the id of the first version of a secret the
 // rotator creates: it holds the target but no password, because the target's
 // password is not known before the first rotation. It can never equal a
 // VersionID, whose tail is hexadecimal.
-const PlaceholderVersionID = "pwreset-placeholder"
+const placeholderVersionID = "pwreset-placeholder"
 
 // versionPrefix starts every VersionID.
 const versionPrefix = "pwreset-"
@@ -35,13 +35,13 @@ func VersionID(idempotencyKey string, t Target) string {
 	return versionPrefix + hex.EncodeToString(sum[:16])
 }
 
-// SecretData returns the value of a secret version for t holding password
+// secretData returns the value of a secret version for t holding password
 // (DESIGN.md, "The secret"): a JSON object of "target", the kind's two ids
 // under their JSON names (the table kinds), and "password", in that order:
 // {"target":"cloudsso","directoryId":..,"userId":..,"password":..}. An
 // empty password gives the placeholder value, the same object without
 // "password". The result holds the password: never log it.
-func SecretData(t Target, password string) []byte {
+func secretData(t Target, password string) []byte {
 	s := specOf(t.Kind)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -73,12 +73,12 @@ func SecretData(t Target, password string) []byte {
 	return buf.Bytes()
 }
 
-// ParseSecretData returns the password a secret version's data holds for t.
+// parseSecretData returns the password a secret version's data holds for t.
 // It fails with an EInternal *Error when data is not a secret value (an
-// object of strings with no member but those SecretData writes), belongs
+// object of strings with no member but those secretData writes), belongs
 // to another target, or holds no password (the placeholder). Its errors
 // never quote data, which holds a password.
-func ParseSecretData(data []byte, t Target) (string, error) {
+func parseSecretData(data []byte, t Target) (string, error) {
 	notValue := Errorf(EInternal, "secret version data of %s is not a pwreset secret value", t.Key())
 	var v map[string]*string
 	dec := json.NewDecoder(bytes.NewReader(data))
