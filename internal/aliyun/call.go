@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/aliyun/credentials-go/credentials"
 
@@ -192,4 +193,24 @@ func (c *caller) begin(ctx context.Context, op string) (*call, error) {
 // that would make the SDK build a transport we would use.
 func runtimeOptions() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: dara.Bool(false), MaxAttempts: dara.Int(1)}
+}
+
+// rpcParams describes an RPC action called through darabonba-openapi's
+// generic CallApi, as the generated 2018-12-21 (BaaS) and 2021-05-15
+// (CloudSSO) clients describe theirs: POST to "/", parameters where the
+// request puts them (a form body for BaaS, the query for CloudSSO), a
+// JSON answer, AccessKey signing. BaaS has no generated module, and
+// cloudsso-20210515 v1.2.0 has no method for GetPasswordPolicy.
+func rpcParams(action, version string) *openapi.Params {
+	return &openapi.Params{
+		Action:      dara.String(action),
+		Version:     dara.String(version),
+		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
+		Pathname:    dara.String("/"),
+		Method:      dara.String("POST"),
+		AuthType:    dara.String("AK"),
+		Style:       dara.String("RPC"),
+		ReqBodyType: dara.String("formData"),
+		BodyType:    dara.String("json"),
+	}
 }

@@ -216,23 +216,6 @@ type PasswordPolicy struct {
 	HardExpire                 bool `json:"HardExpire"`
 }
 
-// passwordPolicyParams describes GetPasswordPolicy as CloudSSO's other
-// 2021-05-15 actions are described by the generated client (RPC, POST,
-// parameters in the query). cloudsso-20210515 v1.2.0 has no method for it.
-func passwordPolicyParams() *openapi.Params {
-	return &openapi.Params{
-		Action:      dara.String("GetPasswordPolicy"),
-		Version:     dara.String("2021-05-15"),
-		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/"),
-		Method:      dara.String("POST"),
-		AuthType:    dara.String("AK"),
-		Style:       dara.String("RPC"),
-		ReqBodyType: dara.String("formData"),
-		BodyType:    dara.String("json"),
-	}
-}
-
 // GetPasswordPolicy reads directoryID's password policy. A missing
 // directory is ENotFound; throttling is EThrottled.
 func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (PasswordPolicy, error) {
@@ -246,7 +229,7 @@ func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Query: map[string]*string{"DirectoryId": dara.String(directoryID)}}
-	res, err := cl.CallApi(passwordPolicyParams(), req, runtimeOptions())
+	res, err := cl.CallApi(rpcParams("GetPasswordPolicy", "2021-05-15"), req, runtimeOptions())
 	if err != nil {
 		return PasswordPolicy{}, cloudSSOError(op, err)
 	}
@@ -276,22 +259,6 @@ type FabricUser struct {
 	FullName       string
 }
 
-// describeFabricUsersParams describes DescribeFabricOrganizationUsers as
-// fabricResetParams describes the reset (BaaS 2018-12-21, RPC).
-func describeFabricUsersParams() *openapi.Params {
-	return &openapi.Params{
-		Action:      dara.String("DescribeFabricOrganizationUsers"),
-		Version:     dara.String("2018-12-21"),
-		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/"),
-		Method:      dara.String("POST"),
-		AuthType:    dara.String("AK"),
-		Style:       dara.String("RPC"),
-		ReqBodyType: dara.String("formData"),
-		BodyType:    dara.String("json"),
-	}
-}
-
 // ListFabricUsers returns every user of organization orgID in location. The
 // API has no paging: one answer lists the whole organization.
 func (d *Directory) ListFabricUsers(ctx context.Context, orgID, location string) ([]FabricUser, error) {
@@ -313,7 +280,7 @@ func listFabricUsers(ctx context.Context, base *openapi.Client, call caller, org
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Body: map[string]any{"OrganizationId": orgID, "Location": location}}
-	res, err := cl.CallApi(describeFabricUsersParams(), req, runtimeOptions())
+	res, err := cl.CallApi(rpcParams("DescribeFabricOrganizationUsers", baasVersion), req, runtimeOptions())
 	if err != nil {
 		return nil, baasError(op, err)
 	}
