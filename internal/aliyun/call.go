@@ -195,16 +195,21 @@ func runtimeOptions() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: dara.Bool(false), MaxAttempts: dara.Int(1)}
 }
 
-// rpcParams describes an RPC action called through darabonba-openapi's
+// rpcAction is an RPC action called through darabonba-openapi's
 // generic CallApi, as the generated 2018-12-21 (BaaS) and 2021-05-15
 // (CloudSSO) clients describe theirs: POST to "/", parameters where the
 // request puts them (a form body for BaaS, the query for CloudSSO), a
 // JSON answer, AccessKey signing. BaaS has no generated module, and
 // cloudsso-20210515 v1.2.0 has no method for GetPasswordPolicy.
-func rpcParams(action, version string) *openapi.Params {
+type rpcAction struct{ Action, Version string }
+
+// params describes a for CallApi. Callers write a as a literal with its
+// Action and Version keys: internal/deploy's policy test derives the RAM
+// actions from them.
+func (a rpcAction) params() *openapi.Params {
 	return &openapi.Params{
-		Action:      dara.String(action),
-		Version:     dara.String(version),
+		Action:      dara.String(a.Action),
+		Version:     dara.String(a.Version),
 		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
 		Pathname:    dara.String("/"),
 		Method:      dara.String("POST"),

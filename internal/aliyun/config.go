@@ -156,46 +156,55 @@ func parseEndpoint(value string, documented func(host string) bool) (Endpoint, s
 	if value == "" {
 		return Endpoint{}, ""
 	}
+	u, rule := parseEndpointURL(value)
+	if rule != "" {
+		return Endpoint{}, rule
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	switch {
+	case net.ParseIP(host) == nil && !reHost().MatchString(host):
+		return Endpoint{}, "has a host that is not a DNS name or IP address"
+	case scheme == "http" && !isLoopback(host):
+		return Endpoint{}, "may use http:// only for a loopback host (the local cloud): passwords travel in the requests, use https://"
+	case (host == "aliyuncs.com" || strings.HasSuffix(host, ".aliyuncs.com")) && !documented(host):
+		return Endpoint{}, "names a host under aliyuncs.com that the service does not document (see docs/endpoints.md)"
+	}
+	return Endpoint{Host: u.Host, Protocol: scheme}, ""
+}
+
+// parseEndpointURL parses value as a URL (https:// when it has no scheme)
+// that holds only a scheme, a host and a port, or returns the rule broken.
+func parseEndpointURL(value string) (*url.URL, string) {
 	raw := value
 	if !strings.Contains(value, "://") {
 		raw = "https://" + value
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Endpoint{}, "must be host[:port] or a URL such as http://127.0.0.1:8080"
+		return nil, "must be host[:port] or a URL such as http://127.0.0.1:8080"
 	}
-	scheme := strings.ToLower(u.Scheme)
-	switch {
+	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme != "http" && scheme != "https":
-		return Endpoint{}, "scheme must be http or https"
+		return nil, "scheme must be http or https"
 	case u.Host == "" || u.Hostname() == "":
-		return Endpoint{}, "has no host"
+		return nil, "has no host"
 	case u.User != nil:
-		return Endpoint{}, "must not hold user info"
+		return nil, "must not hold user info"
 	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/"):
-		return Endpoint{}, "must be only a scheme, a host and a port, without path, query or fragment"
+		return nil, "must be only a scheme, a host and a port, without path, query or fragment"
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil {
-		if port == "" {
-			return Endpoint{}, "has an empty port"
-		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return Endpoint{}, "has a port that is not 1 to 65535"
+			if port == "" {
+				return nil, "has an empty port"
+			}
+			return nil, "has a port that is not 1 to 65535"
 		}
 	} else if strings.HasSuffix(u.Host, ":") {
-		return Endpoint{}, "has an empty port"
+		return nil, "has an empty port"
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if net.ParseIP(host) == nil && !reHost().MatchString(host) {
-		return Endpoint{}, "has a host that is not a DNS name or IP address"
-	}
-	if scheme == "http" && !isLoopback(host) {
-		return Endpoint{}, "may use http:// only for a loopback host (the local cloud): passwords travel in the requests, use https://"
-	}
-	if (host == "aliyuncs.com" || strings.HasSuffix(host, ".aliyuncs.com")) && !documented(host) {
-		return Endpoint{}, "names a host under aliyuncs.com that the service does not document (see docs/endpoints.md)"
-	}
-	return Endpoint{Host: u.Host, Protocol: scheme}, ""
+	return u, ""
 }
 
 // reHost is a DNS name: labels of letters, digits and hyphens.

@@ -229,7 +229,7 @@ func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Query: map[string]*string{"DirectoryId": dara.String(directoryID)}}
-	res, err := cl.CallApi(rpcParams("GetPasswordPolicy", "2021-05-15"), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "GetPasswordPolicy", Version: "2021-05-15"}.params(), req, runtimeOptions())
 	if err != nil {
 		return PasswordPolicy{}, cloudSSOError(op, err)
 	}
@@ -280,7 +280,7 @@ func listFabricUsers(ctx context.Context, base *openapi.Client, call caller, org
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Body: map[string]any{"OrganizationId": orgID, "Location": location}}
-	res, err := cl.CallApi(rpcParams("DescribeFabricOrganizationUsers", baasVersion), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "DescribeFabricOrganizationUsers", Version: baasVersion}.params(), req, runtimeOptions())
 	if err != nil {
 		return nil, baasError(op, err)
 	}

@@ -50,7 +50,7 @@ func (f *Fabric) ResetPassword(ctx context.Context, t reset.Target, password str
 		"Password":       password,
 		"Location":       t.Location,
 	}}
-	res, err := cl.CallApi(rpcParams("ResetFabricOrganizationUserPassword", baasVersion), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "ResetFabricOrganizationUserPassword", Version: baasVersion}.params(), req, runtimeOptions())
 	if err != nil {
 		return baasError(op, err)
 	}
