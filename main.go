@@ -38,7 +38,7 @@ func run(getenv func(string) string, stdout io.Writer, start func(handler any)) 
 	logger.Info("starting")
 	var h *handler.Handler
 	if err == nil {
-		h, err = app.New(cfg, app.WithLogger(logger))
+		h, err = app.New(cfg, app.Deps{Logger: logger})
 	}
 	if err != nil {
 		logger.Error("invalid configuration: every invocation fails until it is fixed", "error", err.Error())

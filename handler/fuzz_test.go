@@ -35,7 +35,7 @@ func newCheckingRotator(tb testing.TB) *checkingRotator {
 	tb.Helper()
 	rot, err := reset.NewRotator(reset.Config{}, map[reset.Kind]reset.Resetter{
 		reset.KindCloudSSO: nopResetter{}, reset.KindFabric: nopResetter{},
-	}, nopStore{})
+	}, nopStore{}, reset.Deps{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func (c *checkingRotator) Rotate(_ context.Context, req reset.Request) ([]reset.
 	c.called++
 	c.keys = append(c.keys, req.IdempotencyKey)
 	c.mu.Unlock()
-	if err := c.check.Check(req); err != nil {
+	if err := c.check.ValidateRequest(req); err != nil {
 		return nil, err
 	}
 	out := make([]reset.Result, len(req.Targets))
@@ -158,7 +158,7 @@ func FuzzIdempotencyKey(f *testing.F) {
 	for _, k := range []string{"helpdesk-4711", "", "a b", "ké", strings.Repeat("k", 257), "x,y", `q"`, "\x00"} {
 		f.Add(k)
 	}
-	rot, err := reset.NewRotator(reset.Config{}, map[reset.Kind]reset.Resetter{reset.KindCloudSSO: nopResetter{}}, nopStore{})
+	rot, err := reset.NewRotator(reset.Config{}, map[reset.Kind]reset.Resetter{reset.KindCloudSSO: nopResetter{}}, nopStore{}, reset.Deps{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func FuzzIdempotencyKey(f *testing.F) {
 			return
 		}
 		// A key the handler accepts is one reset accepts, and safe to log.
-		if err := rot.Check(reset.Request{IdempotencyKey: key, Targets: []reset.Target{target}}); err != nil {
+		if err := rot.ValidateRequest(reset.Request{IdempotencyKey: key, Targets: []reset.Target{target}}); err != nil {
 			t.Fatalf("the handler accepts a key reset refuses: %v", err)
 		}
 		for _, c := range key {

@@ -209,21 +209,10 @@ func lookup(headers map[string]string, name string) (string, bool) {
 	return "", false
 }
 
-// checkKey returns the rule an idempotency key breaks, or "". The rule is
-// stricter than reset's so that a key is always safe to log and to show.
+// checkKey returns the rule a caller-given idempotency key (or part of
+// one) breaks, or "": reset's one rule, at reset.MaxIdempotencyKeyLength.
 func checkKey(key string) string {
-	if key == "" {
-		return "is required"
-	}
-	if len(key) > reset.MaxIdempotencyKeyLength {
-		return "must be at most 256 characters"
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c <= ' ' || c > '~' || c == ',' || c == '"' || c == '\\' {
-			return `must hold only printable ASCII characters other than space, ",", quotes and "\"`
-		}
-	}
-	return ""
+	return reset.IdempotencyKeyRule(key, reset.MaxIdempotencyKeyLength)
 }
 
 // safeToken returns s if it is a short HTTP token, else a placeholder, so

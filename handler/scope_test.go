@@ -2,12 +2,14 @@ package handler_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/handler"
+	"github.com/pwreset/pwreset/internal/reset"
 )
 
 func TestScopedKeyNeverCollides(t *testing.T) {
@@ -71,4 +73,27 @@ func TestEventWithoutSourceIsRefused(t *testing.T) {
 	require.True(t, errors.As(err, &perr), "got %v", err)
 	assert.Contains(t, perr.Message, "source")
 	assert.Empty(t, h.rot.requests(), "no rotation, no cloud call")
+}
+
+// TestScopedKeyFitsTheRotatorRule: the longest key each trigger can scope,
+// every part at reset.MaxIdempotencyKeyLength, passes reset's one rule at
+// reset.MaxScopedKeyLength, so a part the handler accepts is never refused
+// after scoping.
+func TestScopedKeyFitsTheRotatorRule(t *testing.T) {
+	part := strings.Repeat("~", reset.MaxIdempotencyKeyLength)
+	require.Empty(t, reset.IdempotencyKeyRule(part, reset.MaxIdempotencyKeyLength))
+	for _, tc := range []struct {
+		name string
+		key  string
+	}{
+		{"HTTP", handler.ScopedKey("http", part)},
+		{"Timer", handler.ScopedKey("timer", part, part)},
+		{"Event", handler.ScopedKey("eventbridge", part, part)},
+		{"Direct", handler.ScopedKey("direct", part)},
+		{"ThreeParts", handler.ScopedKey("eventbridge", part, part, part)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Empty(t, reset.IdempotencyKeyRule(tc.key, reset.MaxScopedKeyLength), "len %d", len(tc.key))
+		})
+	}
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/aliyun/credentials-go/credentials"
 
@@ -192,4 +193,29 @@ func (c *caller) begin(ctx context.Context, op string) (*call, error) {
 // that would make the SDK build a transport we would use.
 func runtimeOptions() *dara.RuntimeOptions {
 	return &dara.RuntimeOptions{Autoretry: dara.Bool(false), MaxAttempts: dara.Int(1)}
+}
+
+// rpcAction is an RPC action called through darabonba-openapi's
+// generic CallApi, as the generated 2018-12-21 (BaaS) and 2021-05-15
+// (CloudSSO) clients describe theirs: POST to "/", parameters where the
+// request puts them (a form body for BaaS, the query for CloudSSO), a
+// JSON answer, AccessKey signing. BaaS has no generated module, and
+// cloudsso-20210515 v1.2.0 has no method for GetPasswordPolicy.
+type rpcAction struct{ Action, Version string }
+
+// params describes a for CallApi. Callers write a as a literal with its
+// Action and Version keys: internal/deploy's policy test derives the RAM
+// actions from them.
+func (a rpcAction) params() *openapi.Params {
+	return &openapi.Params{
+		Action:      dara.String(a.Action),
+		Version:     dara.String(a.Version),
+		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
+		Pathname:    dara.String("/"),
+		Method:      dara.String("POST"),
+		AuthType:    dara.String("AK"),
+		Style:       dara.String("RPC"),
+		ReqBodyType: dara.String("formData"),
+		BodyType:    dara.String("json"),
+	}
 }

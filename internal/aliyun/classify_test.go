@@ -145,7 +145,7 @@ func TestOurSideFailuresAreRetryable(t *testing.T) {
 			t.Parallel()
 			cloud, eps := MustStartCloud(t)
 			tt.setup(cloud)
-			clients := MustNew(t, eps, func(c *aliyun.Config) { c.SignatureAlgorithm = "" })
+			clients := MustNew(t, eps, func(_ *aliyun.Config, o *aliyun.Options) { o.SignatureAlgorithm = "" })
 			ctx := tt.ctx(t)
 			for name, call := range map[string]func() error{
 				"kms": func() error { return clients.Secrets.Describe(ctx, "pwreset/x") },
@@ -188,7 +188,7 @@ func TestKMSInstance(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cloud, eps := MustStartCloud(t)
-			store := MustNew(t, eps, func(c *aliyun.Config) { c.KMSEncryptionKeyID, c.KMSInstanceID = tt.key, tt.instance }).Secrets
+			store := MustNew(t, eps, func(c *aliyun.Config, _ *aliyun.Options) { c.KMSEncryptionKeyID, c.KMSInstanceID = tt.key, tt.instance }).Secrets
 			err := store.CreateSecret(roleCtx(t), "pwreset/instance", "v0", []byte("{}"))
 			call := lastCall(t, cloud, "CreateSecret")
 			assert.Equal(t, tt.key, call.Params["EncryptionKeyId"])

@@ -1,6 +1,8 @@
 package aliyun
 
 import (
+	"fmt"
+
 	cloudsso "github.com/alibabacloud-go/cloudsso-20210515/client"
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	kms "github.com/alibabacloud-go/kms-20160120/v3/client"
@@ -27,34 +29,36 @@ func (c *Clients) Resetters() map[reset.Kind]reset.Resetter {
 	}
 }
 
-// New validates cfg and builds the clients. It makes no network call and
-// reads no credentials: the default credential chain is built on the first
-// call whose context carries no credentials. Its error is an *reset.Error
-// whose Field names the variable at fault.
-func New(cfg Config) (*Clients, error) {
-	eps, err := cfg.validate()
+// New builds the clients cfg describes, with opt's settings (production
+// passes the zero Options). It makes no network call and reads no
+// credentials: the default credential chain is built on the first call
+// whose context carries no credentials. cfg comes checked
+// (internal/config); New's error is a programmer's, for a value no checked
+// Config holds.
+func New(cfg Config, opt Options) (*Clients, error) {
+	eps, err := cfg.check(&opt)
 	if err != nil {
 		return nil, err
 	}
-	newDefault := cfg.DefaultCredentials
+	newDefault := opt.DefaultCredentials
 	if newDefault == nil {
 		newDefault = func() (credentials.Credential, error) { return credentials.NewCredential(nil) }
 	}
 	creds := &credentialSource{newDefault: newDefault}
-	hc := newHTTPClient(cfg.ConnectTimeout, cfg.ReadTimeout)
-	limit := cfg.ConnectTimeout + cfg.ReadTimeout
+	hc := newHTTPClient(opt.ConnectTimeout, opt.ReadTimeout)
+	limit := opt.ConnectTimeout + opt.ReadTimeout
 	newCaller := func(service string) caller {
 		return caller{service: service, hc: hc, creds: creds, limit: limit}
 	}
 
 	// openapiConfig leaves Credential unset: every call sets its own.
-	openapiConfig := func(ep endpoint, signatureAlgorithm string) *openapi.Config {
+	openapiConfig := func(ep Endpoint, signatureAlgorithm string) *openapi.Config {
 		c := &openapi.Config{
 			RegionId:       dara.String(cfg.RegionID),
-			Protocol:       dara.String(ep.protocol),
-			Endpoint:       dara.String(ep.host),
-			ConnectTimeout: dara.Int(int(cfg.ConnectTimeout.Milliseconds())),
-			ReadTimeout:    dara.Int(int(cfg.ReadTimeout.Milliseconds())),
+			Protocol:       dara.String(ep.Protocol),
+			Endpoint:       dara.String(ep.Host),
+			ConnectTimeout: dara.Int(int(opt.ConnectTimeout.Milliseconds())),
+			ReadTimeout:    dara.Int(int(opt.ReadTimeout.Milliseconds())),
 		}
 		if signatureAlgorithm != "" {
 			c.SignatureAlgorithm = dara.String(signatureAlgorithm)
@@ -62,17 +66,17 @@ func New(cfg Config) (*Clients, error) {
 		return c
 	}
 
-	kmsClient, err := kms.NewClient(openapiConfig(eps.kms, cfg.SignatureAlgorithm))
+	kmsClient, err := kms.NewClient(openapiConfig(eps.kms, opt.SignatureAlgorithm))
 	if err != nil {
-		return nil, &reset.Error{Code: reset.EInvalid, Field: "KMS_ENDPOINT", Message: "cannot build the KMS client", Err: err}
+		return nil, fmt.Errorf("aliyun: the KMS client: %w", err)
 	}
-	ssoClient, err := cloudsso.NewClient(openapiConfig(eps.cloudSSO, cfg.SignatureAlgorithm))
+	ssoClient, err := cloudsso.NewClient(openapiConfig(eps.cloudSSO, opt.SignatureAlgorithm))
 	if err != nil {
-		return nil, &reset.Error{Code: reset.EInvalid, Field: "CLOUDSSO_ENDPOINT", Message: "cannot build the CloudSSO client", Err: err}
+		return nil, fmt.Errorf("aliyun: the CloudSSO client: %w", err)
 	}
 	baasClient, err := openapi.NewClient(openapiConfig(eps.baas, baasSignatureAlgorithm))
 	if err != nil {
-		return nil, &reset.Error{Code: reset.EInvalid, Field: "BAAS_ENDPOINT", Message: "cannot build the BaaS client", Err: err}
+		return nil, fmt.Errorf("aliyun: the BaaS client: %w", err)
 	}
 
 	return &Clients{

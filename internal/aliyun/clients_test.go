@@ -20,71 +20,101 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-func TestNewConfig(t *testing.T) {
+// TestParseEndpoint: the rules of an endpoint, per service; the error
+// states the rule and never quotes the value.
+func TestParseEndpoint(t *testing.T) {
 	t.Parallel()
-	const key = "key-hzz62f1cb66fa42qo0000"
-	// region completes c with a region and, unless c names one, a key.
-	region := func(c aliyun.Config) aliyun.Config {
-		c.RegionID = "cn-hangzhou"
-		if c.KMSEncryptionKeyID == "" {
-			c.KMSEncryptionKeyID = key
-		}
-		return c
-	}
+	kms, sso, baas := aliyun.ServiceKMS, aliyun.ServiceCloudSSO, aliyun.ServiceBaaS
 	tests := []struct {
-		name      string
-		cfg       aliyun.Config
-		wantField string
+		name    string
+		service aliyun.Service
+		value   string
+		want    aliyun.Endpoint
+		rule    string // a part of the rule broken; "" for OK
 	}{
-		{name: "OKRegionOnly", cfg: region(aliyun.Config{})},
-		{name: "OKNoRegionWithKMSEndpoint", cfg: aliyun.Config{KMSEndpoint: "kms.cn-shanghai.aliyuncs.com", KMSEncryptionKeyID: key}},
-		{name: "OKHostPort", cfg: aliyun.Config{KMSEndpoint: "kms.example.test:8443", CloudSSOEndpoint: "cloudsso.example.test", BaaSEndpoint: "127.0.0.1:9000", KMSEncryptionKeyID: key}},
-		{name: "OKURLs", cfg: aliyun.Config{KMSEndpoint: "http://127.0.0.1:1", CloudSSOEndpoint: "https://127.0.0.1:2/", BaaSEndpoint: "HTTP://localhost:3", KMSEncryptionKeyID: key}},
-		{name: "OKLoopbackV6", cfg: region(aliyun.Config{KMSEndpoint: "http://[::1]:1"})},
-		{name: "OKV2", cfg: region(aliyun.Config{SignatureAlgorithm: "v2", KMSEncryptionKeyID: "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz0000000000"})},
-		{name: "OKAlias", cfg: region(aliyun.Config{KMSEncryptionKeyID: "alias/pwreset", KMSInstanceID: "kst-hzz62ee30d6zzvd8ciiqp"})},
-		{name: "OKKMSVPC", cfg: region(aliyun.Config{KMSEndpoint: "kms-vpc.cn-hangzhou.aliyuncs.com"})},
-		{name: "OKCloudSSOEveryDocumentedRegion", cfg: region(aliyun.Config{CloudSSOEndpoint: "https://cloudsso-vpc.eu-central-1.aliyuncs.com"})},
-		{name: "OKCloudSSOTrailingDot", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.ap-southeast-1.aliyuncs.com."})},
-		{name: "OKBaaSDocumented", cfg: region(aliyun.Config{BaaSEndpoint: "https://BAAS.aliyuncs.com"})},
-		{name: "ErrKeyRequired", cfg: aliyun.Config{RegionID: "cn-hangzhou"}, wantField: "KMS_ENCRYPTION_KEY_ID"},
-		{name: "ErrKeyID", cfg: region(aliyun.Config{KMSEncryptionKeyID: "key id with spaces"}), wantField: "KMS_ENCRYPTION_KEY_ID"},
-		{name: "ErrInstanceID", cfg: region(aliyun.Config{KMSInstanceID: "instance 1"}), wantField: "KMS_INSTANCE_ID"},
-		{name: "ErrRegionRequired", cfg: aliyun.Config{CloudSSOEndpoint: "cloudsso.cn-shanghai.aliyuncs.com", KMSEncryptionKeyID: key}, wantField: "ALIBABA_CLOUD_REGION_ID"},
-		{name: "ErrRegionMalformed", cfg: aliyun.Config{RegionID: "Hangzhou!", KMSEncryptionKeyID: key}, wantField: "ALIBABA_CLOUD_REGION_ID"},
-		{name: "ErrCloudSSOUndocumentedRegion", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.cn-hangzhou.aliyuncs.com"}), wantField: "CLOUDSSO_ENDPOINT"},
-		{name: "ErrCloudSSOUndocumentedForm", cfg: region(aliyun.Config{CloudSSOEndpoint: "cloudsso.vpc-proxy.aliyuncs.com"}), wantField: "CLOUDSSO_ENDPOINT"},
-		{name: "ErrBaaSRegional", cfg: region(aliyun.Config{BaaSEndpoint: "baas.cn-hangzhou.aliyuncs.com"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrBaaSSingapore", cfg: region(aliyun.Config{BaaSEndpoint: "baas.ap-southeast-1.aliyuncs.com"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrKMSUndocumented", cfg: region(aliyun.Config{KMSEndpoint: "kst-hzz000.cryptoservice.kms.aliyuncs.com"}), wantField: "KMS_ENDPOINT"},
-		{name: "ErrKMSHTTPPublic", cfg: region(aliyun.Config{KMSEndpoint: "http://kms.cn-hangzhou.aliyuncs.com"}), wantField: "KMS_ENDPOINT"},
-		{name: "ErrCloudSSOHTTPPrivate", cfg: region(aliyun.Config{CloudSSOEndpoint: "http://10.0.0.8:8080"}), wantField: "CLOUDSSO_ENDPOINT"},
-		{name: "ErrBaaSHTTPName", cfg: region(aliyun.Config{BaaSEndpoint: "http://gateway.example.test"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrKMSScheme", cfg: region(aliyun.Config{KMSEndpoint: "ftp://kms.example.test"}), wantField: "KMS_ENDPOINT"},
-		{name: "ErrKMSPath", cfg: region(aliyun.Config{KMSEndpoint: "http://127.0.0.1:1/api"}), wantField: "KMS_ENDPOINT"},
-		{name: "ErrCloudSSOQuery", cfg: region(aliyun.Config{CloudSSOEndpoint: "http://127.0.0.1:1/?x=1"}), wantField: "CLOUDSSO_ENDPOINT"},
-		{name: "ErrBaaSUser", cfg: region(aliyun.Config{BaaSEndpoint: "http://u:p@127.0.0.1:1"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrBaaSNoHost", cfg: region(aliyun.Config{BaaSEndpoint: "http://"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrBaaSEmptyPort", cfg: region(aliyun.Config{BaaSEndpoint: "127.0.0.1:"}), wantField: "BAAS_ENDPOINT"},
-		{name: "ErrConnectTimeout", cfg: region(aliyun.Config{ConnectTimeout: -time.Second}), wantField: "ConnectTimeout"},
-		{name: "ErrReadTimeout", cfg: region(aliyun.Config{ReadTimeout: -time.Second}), wantField: "ReadTimeout"},
-		{name: "ErrSignatureAlgorithm", cfg: region(aliyun.Config{SignatureAlgorithm: "v1"}), wantField: "SignatureAlgorithm"},
+		{"OKEmptyIsDefault", kms, "", aliyun.Endpoint{}, ""},
+		{"OKHost", kms, "kms.cn-shanghai.aliyuncs.com", aliyun.Endpoint{Host: "kms.cn-shanghai.aliyuncs.com", Protocol: "https"}, ""},
+		{"OKHostPort", kms, "kms.example.test:8443", aliyun.Endpoint{Host: "kms.example.test:8443", Protocol: "https"}, ""},
+		{"OKURL", sso, "https://127.0.0.1:2/", aliyun.Endpoint{Host: "127.0.0.1:2", Protocol: "https"}, ""},
+		{"OKUpperScheme", baas, "HTTP://localhost:3", aliyun.Endpoint{Host: "localhost:3", Protocol: "http"}, ""},
+		{"OKLoopbackV6", kms, "http://[::1]:1", aliyun.Endpoint{Host: "[::1]:1", Protocol: "http"}, ""},
+		{"OKKMSVPC", kms, "kms-vpc.cn-hangzhou.aliyuncs.com", aliyun.Endpoint{Host: "kms-vpc.cn-hangzhou.aliyuncs.com", Protocol: "https"}, ""},
+		{"OKCloudSSOEveryDocumentedRegion", sso, "https://cloudsso-vpc.eu-central-1.aliyuncs.com", aliyun.Endpoint{Host: "cloudsso-vpc.eu-central-1.aliyuncs.com", Protocol: "https"}, ""},
+		{"OKCloudSSOTrailingDot", sso, "cloudsso.ap-southeast-1.aliyuncs.com.", aliyun.Endpoint{Host: "cloudsso.ap-southeast-1.aliyuncs.com.", Protocol: "https"}, ""},
+		{"OKBaaSDocumented", baas, "https://BAAS.aliyuncs.com", aliyun.Endpoint{Host: "BAAS.aliyuncs.com", Protocol: "https"}, ""},
+		{"ErrCloudSSOUndocumentedRegion", sso, "cloudsso.cn-hangzhou.aliyuncs.com", aliyun.Endpoint{}, "does not document"},
+		{"ErrCloudSSOUndocumentedForm", sso, "cloudsso.vpc-proxy.aliyuncs.com", aliyun.Endpoint{}, "does not document"},
+		{"ErrBaaSRegional", baas, "baas.cn-hangzhou.aliyuncs.com", aliyun.Endpoint{}, "does not document"},
+		{"ErrBaaSSingapore", baas, "baas.ap-southeast-1.aliyuncs.com", aliyun.Endpoint{}, "does not document"},
+		{"ErrKMSUndocumented", kms, "kst-hzz000.cryptoservice.kms.aliyuncs.com", aliyun.Endpoint{}, "does not document"},
+		{"ErrKMSHTTPPublic", kms, "http://kms.cn-hangzhou.aliyuncs.com", aliyun.Endpoint{}, "loopback"},
+		{"ErrCloudSSOHTTPPrivate", sso, "http://10.0.0.8:8080", aliyun.Endpoint{}, "loopback"},
+		{"ErrBaaSHTTPName", baas, "http://gateway.example.test", aliyun.Endpoint{}, "loopback"},
+		{"ErrKMSScheme", kms, "ftp://kms.example.test", aliyun.Endpoint{}, "scheme"},
+		{"ErrKMSPath", kms, "http://127.0.0.1:1/api", aliyun.Endpoint{}, "path"},
+		{"ErrCloudSSOQuery", sso, "http://127.0.0.1:1/?x=1", aliyun.Endpoint{}, "query"},
+		{"ErrBaaSUser", baas, "http://u:p4ss@127.0.0.1:1", aliyun.Endpoint{}, "user info"},
+		{"ErrBaaSNoHost", baas, "http://", aliyun.Endpoint{}, "no host"},
+		{"ErrBaaSEmptyPort", baas, "127.0.0.1:", aliyun.Endpoint{}, "empty port"},
+		{"ErrPortRange", baas, "baas.example.com:99999", aliyun.Endpoint{}, "port"},
+		{"ErrHostName", kms, "kms_example.com", aliyun.Endpoint{}, "host"},
+		{"ErrUnknownService", "ram", "ram.aliyuncs.com", aliyun.Endpoint{}, "unknown service"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clients, err := aliyun.New(tt.cfg)
-			if tt.wantField == "" {
+			got, err := aliyun.ParseEndpoint(tt.service, tt.value)
+			if tt.rule == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.rule)
+			assert.NotContains(t, err.Error(), "p4ss")
+		})
+	}
+}
+
+// TestNewConfig: New refuses, as a programmer's error, what no checked
+// configuration holds, and accepts every checked one.
+func TestNewConfig(t *testing.T) {
+	t.Parallel()
+	const key = "key-hzz62f1cb66fa42qo0000"
+	local := aliyun.Endpoint{Host: "127.0.0.1:1", Protocol: "http"}
+	tests := []struct {
+		name string
+		cfg  aliyun.Config
+		opt  aliyun.Options
+		want string // a part of the error; "" for OK
+	}{
+		{"OKRegionOnly", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: key}, aliyun.Options{}, ""},
+		{"OKNoRegionWithKMSEndpoint", aliyun.Config{KMS: local, KMSEncryptionKeyID: key}, aliyun.Options{}, ""},
+		{"OKV2", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "acs:kms:cn-hangzhou:1234567890123456:key/key-hzz0000000000"}, aliyun.Options{SignatureAlgorithm: "v2"}, ""},
+		{"OKAlias", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "alias/pwreset", KMSInstanceID: "kst-hzz62ee30d6zzvd8ciiqp"}, aliyun.Options{}, ""},
+		{"OKLongestKey", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "alias/" + strings.Repeat("k", 249)}, aliyun.Options{}, ""},
+		{"ErrKeyTooLong", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "alias/" + strings.Repeat("k", 250)}, aliyun.Options{}, "key id"},
+		{"ErrKeyRequired", aliyun.Config{RegionID: "cn-hangzhou"}, aliyun.Options{}, "key id is required"},
+		{"ErrKeyID", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: "key id with spaces"}, aliyun.Options{}, "key id"},
+		{"ErrInstanceID", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: key, KMSInstanceID: "instance 1"}, aliyun.Options{}, "instance id"},
+		{"ErrRegionRequired", aliyun.Config{KMSEncryptionKeyID: key}, aliyun.Options{}, "region id is required"},
+		{"ErrRegionMalformed", aliyun.Config{RegionID: "Hangzhou!", KMSEncryptionKeyID: key}, aliyun.Options{}, "region id"},
+		{"ErrConnectTimeout", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: key}, aliyun.Options{ConnectTimeout: -time.Second}, "ConnectTimeout"},
+		{"ErrReadTimeout", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: key}, aliyun.Options{ReadTimeout: -time.Second}, "ReadTimeout"},
+		{"ErrSignatureAlgorithm", aliyun.Config{RegionID: "cn-hangzhou", KMSEncryptionKeyID: key}, aliyun.Options{SignatureAlgorithm: "v1"}, "SignatureAlgorithm"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clients, err := aliyun.New(tt.cfg, tt.opt)
+			if tt.want == "" {
 				require.NoError(t, err)
 				require.NotNil(t, clients.CloudSSO)
 				require.NotNil(t, clients.Fabric)
 				require.NotNil(t, clients.Secrets)
 				return
 			}
-			requireCode(t, err, reset.EInvalid)
-			var re *reset.Error
-			require.ErrorAs(t, err, &re)
-			assert.Equal(t, tt.wantField, re.Field)
-			assert.True(t, strings.HasPrefix(err.Error(), tt.wantField+": "), "got %q, want it to name %s", err, tt.wantField)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "aliyun: "), "got %q", err)
 		})
 	}
 }
@@ -95,8 +125,8 @@ func TestDefaultCredentials(t *testing.T) {
 	t.Parallel()
 	cloud, eps := MustStartCloud(t)
 	var built atomic.Int32
-	clients := MustNew(t, eps, func(c *aliyun.Config) {
-		c.DefaultCredentials = func() (credentials.Credential, error) {
+	clients := MustNew(t, eps, func(_ *aliyun.Config, o *aliyun.Options) {
+		o.DefaultCredentials = func() (credentials.Credential, error) {
 			built.Add(1)
 			role := roleCreds(t)
 			return credentials.NewCredential(&credentials.Config{
@@ -140,7 +170,7 @@ func TestDefaultCredentialsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clients := MustNew(t, eps, func(c *aliyun.Config) { c.DefaultCredentials = tt.chain })
+			clients := MustNew(t, eps, func(_ *aliyun.Config, o *aliyun.Options) { o.DefaultCredentials = tt.chain })
 			before := len(cloud.Calls())
 			err := clients.Secrets.Describe(context.Background(), "pwreset/none")
 			requireCode(t, err, reset.EInternal)
@@ -222,7 +252,7 @@ func TestSignatureAlgorithms(t *testing.T) {
 			t.Parallel()
 			cloud, eps := MustStartCloud(t)
 			leaks := MustWatchLeaks(t, cloud)
-			clients := MustNew(t, eps, func(c *aliyun.Config) { c.SignatureAlgorithm = tt.config })
+			clients := MustNew(t, eps, func(_ *aliyun.Config, o *aliyun.Options) { o.SignatureAlgorithm = tt.config })
 			ctx := roleCtx(t)
 
 			require.NoError(t, leaks.Err(clients.CloudSSO.ResetPassword(ctx, ssoTarget(dirID, userID, true), leaks.Password(t))))

@@ -1,9 +1,12 @@
 package aliyun
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,39 +16,37 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// Config configures the clients. A bad field's error names the environment
-// variable main reads it from, or the field where no variable sets it.
-// docs/endpoints.md lists the endpoints and the documents they come from.
+// Config is what the clients reach and encrypt with, as internal/config
+// read and checked it from the environment (docs/endpoints.md lists the
+// endpoints and the documents they come from). New refuses only what no
+// checked configuration holds.
 type Config struct {
-	// RegionID (ALIBABA_CLOUD_REGION_ID) picks KMS's public endpoint,
-	// kms.<region>.aliyuncs.com, when KMSEndpoint is not set. Required then.
-	// CloudSSO and BaaS do not depend on it: a CloudSSO directory is reached
-	// from any of the six regions that serve CloudSSO, and BaaS has one
-	// endpoint.
+	// RegionID picks KMS's public endpoint, kms.<region>.aliyuncs.com,
+	// when KMS is the zero Endpoint; required then. CloudSSO and BaaS do
+	// not depend on it: a CloudSSO directory is reached from any of the
+	// six regions that serve CloudSSO, and BaaS has one endpoint.
 	RegionID string
-	// KMSEndpoint (KMS_ENDPOINT), CloudSSOEndpoint (CLOUDSSO_ENDPOINT) and
-	// BaaSEndpoint (BAAS_ENDPOINT) are "host[:port]", reached over HTTPS, or
-	// a URL whose scheme sets the protocol; "http://" only for a loopback
-	// host (the local cloud), since passwords travel in CloudSSO's query,
-	// BaaS's form and KMS's SecretData. A host under aliyuncs.com must be
-	// one the service documents. Empty means the default: KMS's public
-	// endpoint in RegionID, DefaultCloudSSOEndpoint, BaaSEndpointHost.
-	KMSEndpoint      string
-	CloudSSOEndpoint string
-	BaaSEndpoint     string
-	// KMSEncryptionKeyID (KMS_ENCRYPTION_KEY_ID) is the symmetric key of the
-	// KMS instance that encrypts new secrets. Required: in KMS 3.0 a secret
-	// is encrypted by a key of its instance (docs/endpoints.md).
+	// KMS, CloudSSO and BaaS are the endpoints ParseEndpoint returned; the
+	// zero Endpoint means the default: KMS's public endpoint in RegionID,
+	// DefaultCloudSSOEndpoint, BaaSEndpointHost.
+	KMS, CloudSSO, BaaS Endpoint
+	// KMSEncryptionKeyID is the symmetric key of the KMS instance that
+	// encrypts new secrets (ValidKeyID). Required: in KMS 3.0 a secret is
+	// encrypted by a key of its instance (docs/endpoints.md).
 	KMSEncryptionKeyID string
-	// KMSInstanceID (KMS_INSTANCE_ID) is CreateSecret's DKMSInstanceId: the
+	// KMSInstanceID is CreateSecret's DKMSInstanceId (ValidInstanceID): the
 	// KMS instance new secrets belong to. Empty leaves KMS to take the
 	// key's instance.
 	KMSInstanceID string
+}
+
+// Options are the clients' settings that no environment variable sets: the
+// defaults suit Function Compute, and tests change them. The zero value is
+// production's.
+type Options struct {
 	// ConnectTimeout bounds dialing and the TLS handshake; ReadTimeout
 	// bounds the wait for an answer. A call never outlives its context
-	// either. Zero takes 5s and 10s, the SDKs' defaults. These and
-	// SignatureAlgorithm are not read from the environment: the defaults
-	// suit Function Compute, and tests set them through app.WithAliyunConfig.
+	// either. Zero takes 5s and 10s, the SDKs' defaults.
 	ConnectTimeout time.Duration
 	ReadTimeout    time.Duration
 	// SignatureAlgorithm of the KMS and CloudSSO calls: "" signs with the
@@ -94,69 +95,134 @@ const baasSignatureAlgorithm = "v2"
 // Compiled on first use, not in init: compiling every expression at
 // start-up cost a cold start milliseconds (docs/PERFORMANCE.md).
 var (
-	reRegionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`) })
-	// A key id, an alias ("alias/name") or an ARN ("acs:kms:region:uid:key/id").
+	// A key id, an alias ("alias/name") or an ARN ("acs:kms:region:uid:key/id"),
+	// at most 255 characters: an alias is "1 to 255 characters in length"
+	// (kms-20160120 v3.2.3, CreateAliasRequest.AliasName).
 	reKeyID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]{0,254}$`) })
 	// A KMS instance id, shaped like the examples of CreateSecret's
 	// DKMSInstanceId ("kst-bjj62d8f5e0sgtx8h****").
-	reInstanceID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^kst-[A-Za-z0-9]{1,64}$`) })
-	// KMS's endpoints: kms.<region>.aliyuncs.com and
-	// kms-vpc.<region>.aliyuncs.com ("Key Management Service: Endpoints").
+	reInstanceID          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^kst-[A-Za-z0-9]{1,64}$`) })
 	reEventBridgeDataHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[0-9]{1,32}\.eventbridge\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-vpc)?\.aliyuncs\.com$`)
 	})
 	reFCHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[0-9]{1,32}\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-internal)?\.fc\.aliyuncs\.com$`)
 	})
-	reKMSHost = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^kms(-vpc)?\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}\.aliyuncs\.com$`)
-	})
 )
 
-// endpoint is a parsed *_ENDPOINT value.
-type endpoint struct {
-	host     string // host[:port]; "" = the SDK's (or our) default for the region
-	protocol string // "https" or "http"
+// Endpoint is a parsed endpoint: where one service is reached. The zero
+// value means the service's default.
+type Endpoint struct {
+	Host     string // host[:port]
+	Protocol string // "https" or "http"; "" in the zero value means "https"
 }
 
-// parseEndpoint reads "host[:port]" or "scheme://host[:port][/]". documented
-// says whether a host under aliyuncs.com is one the service documents.
-func parseEndpoint(variable, value string, documented func(host string) bool) (endpoint, error) {
+// Service names a service whose endpoint a deployment may set.
+type Service string
+
+// Services with a configurable endpoint.
+const (
+	ServiceKMS      Service = "kms"
+	ServiceCloudSSO Service = "cloudsso"
+	ServiceBaaS     Service = "baas"
+)
+
+// ParseEndpoint reads an endpoint of service s: "host[:port]", reached over
+// HTTPS, or a URL whose scheme sets the protocol, with no path, query or
+// user info; "http://" only for a loopback host (the local cloud), since
+// passwords travel in CloudSSO's query, BaaS's form and KMS's SecretData;
+// a host under aliyuncs.com only if the service documents it. An empty
+// value is the zero Endpoint. The error's text is the rule broken; it
+// never quotes value, which may hold credentials.
+func ParseEndpoint(s Service, value string) (Endpoint, error) {
+	documented := map[Service]func(string) bool{
+		ServiceKMS: documentedKMSHost, ServiceCloudSSO: documentedCloudSSOHost, ServiceBaaS: documentedBaaSHost,
+	}[s]
+	if documented == nil {
+		return Endpoint{}, fmt.Errorf("aliyun: unknown service %q", s)
+	}
+	ep, rule := parseEndpoint(value, documented)
+	if rule != "" {
+		return Endpoint{}, errors.New(rule)
+	}
+	return ep, nil
+}
+
+// parseEndpoint reads "host[:port]" or "scheme://host[:port][/]", or
+// returns the rule it breaks. documented says whether a host under
+// aliyuncs.com is one the service documents.
+func parseEndpoint(value string, documented func(host string) bool) (Endpoint, string) {
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return endpoint{protocol: "https"}, nil
+		return Endpoint{}, ""
 	}
+	u, rule := parseEndpointURL(value)
+	if rule != "" {
+		return Endpoint{}, rule
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	switch {
+	case net.ParseIP(host) == nil && !reHost().MatchString(host):
+		return Endpoint{}, "has a host that is not a DNS name or IP address"
+	case scheme == "http" && !isLoopback(host):
+		return Endpoint{}, "may use http:// only for a loopback host (the local cloud): passwords travel in the requests, use https://"
+	case (host == "aliyuncs.com" || strings.HasSuffix(host, ".aliyuncs.com")) && !documented(host):
+		return Endpoint{}, "names a host under aliyuncs.com that the service does not document (see docs/endpoints.md)"
+	}
+	return Endpoint{Host: u.Host, Protocol: scheme}, ""
+}
+
+// parseEndpointURL parses value as a URL (https:// when it has no scheme)
+// that holds only a scheme, a host and a port, or returns the rule broken.
+func parseEndpointURL(value string) (*url.URL, string) {
 	raw := value
 	if !strings.Contains(value, "://") {
 		raw = "https://" + value
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, reset.FieldError(variable, "must be host[:port] or a URL such as http://127.0.0.1:8080")
+		return nil, "must be host[:port] or a URL such as http://127.0.0.1:8080"
 	}
-	scheme := strings.ToLower(u.Scheme)
-	switch {
+	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme != "http" && scheme != "https":
-		return endpoint{}, reset.FieldError(variable, "scheme must be http or https")
+		return nil, "scheme must be http or https"
 	case u.Host == "" || u.Hostname() == "":
-		return endpoint{}, reset.FieldError(variable, "has no host")
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
-		return endpoint{}, reset.FieldError(variable, "must be only a scheme, a host and a port, without path, query or user")
+		return nil, "has no host"
+	case u.User != nil:
+		return nil, "must not hold user info"
+	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/"):
+		return nil, "must be only a scheme, a host and a port, without path, query or fragment"
 	}
-	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
-		return endpoint{}, reset.FieldError(variable, "has an empty port")
+	if _, port, err := net.SplitHostPort(u.Host); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			if port == "" {
+				return nil, "has an empty port"
+			}
+			return nil, "has a port that is not 1 to 65535"
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, "has an empty port"
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if scheme == "http" && !isLoopback(host) {
-		return endpoint{}, reset.FieldError(variable,
-			"may use http:// only for a loopback host (the local cloud): passwords travel in the requests, use https://")
-	}
-	if (host == "aliyuncs.com" || strings.HasSuffix(host, ".aliyuncs.com")) && !documented(host) {
-		return endpoint{}, reset.FieldError(variable,
-			"names a host under aliyuncs.com that the service does not document (see docs/endpoints.md)")
-	}
-	return endpoint{host: u.Host, protocol: scheme}, nil
+	return u, ""
 }
+
+// reHost is a DNS name: labels of letters, digits and hyphens.
+var reHost = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$`)
+})
+
+// ValidKeyID reports whether id is shaped like a KMS key id, alias or ARN.
+func ValidKeyID(id string) bool { return reKeyID().MatchString(id) }
+
+// KeyIDRule says what ValidKeyID admits.
+const KeyIDRule = `must be a KMS key id, alias or ARN: up to 255 letters, digits and ":/_.@-"`
+
+// ValidInstanceID reports whether id is shaped like a KMS instance id.
+func ValidInstanceID(id string) bool { return reInstanceID().MatchString(id) }
+
+// InstanceIDRule says what ValidInstanceID admits.
+const InstanceIDRule = `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`
 
 // isLoopback reports whether host (a name or an address, lower-case) can
 // only be this machine.
@@ -168,7 +234,16 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func documentedKMSHost(host string) bool { return reKMSHost().MatchString(host) }
+// documentedKMSHost: KMS's endpoints are kms.<region>.aliyuncs.com and
+// kms-vpc.<region>.aliyuncs.com ("Key Management Service: Endpoints").
+func documentedKMSHost(host string) bool {
+	for _, p := range []string{"kms.", "kms-vpc."} {
+		if region, ok := strings.CutSuffix(strings.TrimPrefix(host, p), ".aliyuncs.com"); ok && strings.HasPrefix(host, p) && reset.ValidRegionID(region) {
+			return true
+		}
+	}
+	return false
+}
 
 // documentedEventBridgeDataHost: the data API's endpoints are
 // <account>.eventbridge.<region>.aliyuncs.com and, from a VPC,
@@ -193,65 +268,55 @@ func documentedCloudSSOHost(host string) bool {
 
 func documentedBaaSHost(host string) bool { return host == BaaSEndpointHost }
 
-// endpoints are a validated Config's parsed endpoints, defaults filled in.
+// endpoints are a Config's endpoints, defaults filled in.
 type endpoints struct {
-	kms, cloudSSO, baas endpoint
+	kms, cloudSSO, baas Endpoint
 }
 
-// validate checks cfg and fills the defaults.
-func (cfg *Config) validate() (endpoints, error) {
-	var eps endpoints
-	var err error
-	if eps.kms, err = parseEndpoint("KMS_ENDPOINT", cfg.KMSEndpoint, documentedKMSHost); err != nil {
-		return eps, err
+// check refuses what no checked Config holds, and fills the defaults of
+// cfg's endpoints and of opt.
+func (cfg Config) check(opt *Options) (endpoints, error) {
+	eps := endpoints{kms: cfg.KMS, cloudSSO: cfg.CloudSSO, baas: cfg.BaaS}
+	if cfg.RegionID != "" && !reset.ValidRegionID(cfg.RegionID) {
+		return eps, fmt.Errorf("aliyun: region id %q is not one", cfg.RegionID)
 	}
-	if eps.cloudSSO, err = parseEndpoint("CLOUDSSO_ENDPOINT", cfg.CloudSSOEndpoint, documentedCloudSSOHost); err != nil {
-		return eps, err
+	for _, ep := range []*Endpoint{&eps.kms, &eps.cloudSSO, &eps.baas} {
+		if ep.Protocol == "" {
+			ep.Protocol = "https"
+		}
 	}
-	if eps.baas, err = parseEndpoint("BAAS_ENDPOINT", cfg.BaaSEndpoint, documentedBaaSHost); err != nil {
-		return eps, err
+	if eps.kms.Host == "" {
+		if cfg.RegionID == "" {
+			return eps, errors.New("aliyun: a region id is required when the KMS endpoint is the default")
+		}
+		eps.kms.Host = "kms." + cfg.RegionID + ".aliyuncs.com"
 	}
-	if cfg.RegionID != "" && !reRegionID().MatchString(cfg.RegionID) {
-		return eps, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou"`)
+	if eps.cloudSSO.Host == "" {
+		eps.cloudSSO.Host = DefaultCloudSSOEndpoint
 	}
-	if cfg.RegionID == "" && eps.kms.host == "" {
-		return eps, reset.FieldError("ALIBABA_CLOUD_REGION_ID", "is required when KMS_ENDPOINT is not set")
+	if eps.baas.Host == "" {
+		eps.baas.Host = BaaSEndpointHost
 	}
-	if eps.kms.host == "" {
-		eps.kms.host = "kms." + cfg.RegionID + ".aliyuncs.com"
+	if !ValidKeyID(cfg.KMSEncryptionKeyID) {
+		return eps, errors.New("aliyun: the KMS encryption key id is required and " + KeyIDRule)
 	}
-	if eps.cloudSSO.host == "" {
-		eps.cloudSSO.host = DefaultCloudSSOEndpoint
-	}
-	if eps.baas.host == "" {
-		eps.baas.host = BaaSEndpointHost
-	}
-	switch {
-	case cfg.KMSEncryptionKeyID == "":
-		return eps, reset.FieldError("KMS_ENCRYPTION_KEY_ID",
-			"is required: KMS 3.0 encrypts each secret with a symmetric key of the secret's KMS instance; give that key's id, alias or ARN")
-	case !reKeyID().MatchString(cfg.KMSEncryptionKeyID):
-		return eps, reset.FieldError("KMS_ENCRYPTION_KEY_ID", "must be a key id, an alias or an ARN")
-	}
-	if cfg.KMSInstanceID != "" && !reInstanceID().MatchString(cfg.KMSInstanceID) {
-		return eps, reset.FieldError("KMS_INSTANCE_ID", `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`)
+	if cfg.KMSInstanceID != "" && !ValidInstanceID(cfg.KMSInstanceID) {
+		return eps, errors.New("aliyun: the KMS instance id " + InstanceIDRule)
 	}
 	switch {
-	case cfg.ConnectTimeout < 0:
-		return eps, reset.FieldError("ConnectTimeout", "must not be negative")
-	case cfg.ConnectTimeout == 0:
-		cfg.ConnectTimeout = DefaultConnectTimeout
+	case opt.ConnectTimeout < 0, opt.ReadTimeout < 0:
+		return eps, errors.New("aliyun: Options.ConnectTimeout and ReadTimeout must not be negative")
 	}
-	switch {
-	case cfg.ReadTimeout < 0:
-		return eps, reset.FieldError("ReadTimeout", "must not be negative")
-	case cfg.ReadTimeout == 0:
-		cfg.ReadTimeout = DefaultReadTimeout
+	if opt.ConnectTimeout == 0 {
+		opt.ConnectTimeout = DefaultConnectTimeout
 	}
-	switch cfg.SignatureAlgorithm {
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = DefaultReadTimeout
+	}
+	switch opt.SignatureAlgorithm {
 	case "", "v2":
 	default:
-		return eps, reset.FieldError("SignatureAlgorithm", `must be empty (ACS3-HMAC-SHA256) or "v2"`)
+		return eps, errors.New(`aliyun: Options.SignatureAlgorithm must be empty (ACS3-HMAC-SHA256) or "v2"`)
 	}
 	return eps, nil
 }

@@ -42,7 +42,7 @@ const (
 type Directory struct {
 	sso      *cloudsso.Client // never called directly: each call runs on a copy
 	ssoCall  caller
-	baas     *openapi.Client
+	baas     *openapi.Client // never called directly: each call runs on a copy
 	baasCall caller
 }
 
@@ -167,13 +167,20 @@ func (d *Directory) listUsersPage(ctx context.Context, req *cloudsso.ListUsersRe
 // GetSSOUser returns user userID of directoryID; a missing directory or user
 // is ENotFound.
 func (d *Directory) GetSSOUser(ctx context.Context, directoryID, userID string) (SSOUser, error) {
+	return getSSOUser(ctx, d.sso, d.ssoCall, directoryID, userID)
+}
+
+// getSSOUser is GetUser (cloudsso-20210515 v1.2.0: GetUserRequest
+// {DirectoryId, UserId}, answer GetUserResponseBody.User) on a copy of base,
+// for both the directory and the account check.
+func getSSOUser(ctx context.Context, base *cloudsso.Client, call caller, directoryID, userID string) (SSOUser, error) {
 	const op = "GetUser"
-	c, err := d.ssoCall.begin(ctx, op)
+	c, err := call.begin(ctx, op)
 	if err != nil {
 		return SSOUser{}, err
 	}
 	defer c.cancel()
-	cl := *d.sso
+	cl := *base
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	resp, err := cl.GetUserWithOptions(&cloudsso.GetUserRequest{DirectoryId: dara.String(directoryID), UserId: dara.String(userID)}, runtimeOptions())
@@ -209,23 +216,6 @@ type PasswordPolicy struct {
 	HardExpire                 bool `json:"HardExpire"`
 }
 
-// passwordPolicyParams describes GetPasswordPolicy as CloudSSO's other
-// 2021-05-15 actions are described by the generated client (RPC, POST,
-// parameters in the query). cloudsso-20210515 v1.2.0 has no method for it.
-func passwordPolicyParams() *openapi.Params {
-	return &openapi.Params{
-		Action:      dara.String("GetPasswordPolicy"),
-		Version:     dara.String("2021-05-15"),
-		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/"),
-		Method:      dara.String("POST"),
-		AuthType:    dara.String("AK"),
-		Style:       dara.String("RPC"),
-		ReqBodyType: dara.String("formData"),
-		BodyType:    dara.String("json"),
-	}
-}
-
 // GetPasswordPolicy reads directoryID's password policy. A missing
 // directory is ENotFound; throttling is EThrottled.
 func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (PasswordPolicy, error) {
@@ -239,7 +229,7 @@ func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Query: map[string]*string{"DirectoryId": dara.String(directoryID)}}
-	res, err := cl.CallApi(passwordPolicyParams(), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "GetPasswordPolicy", Version: "2021-05-15"}.params(), req, runtimeOptions())
 	if err != nil {
 		return PasswordPolicy{}, cloudSSOError(op, err)
 	}
@@ -269,36 +259,28 @@ type FabricUser struct {
 	FullName       string
 }
 
-// describeFabricUsersParams describes DescribeFabricOrganizationUsers as
-// fabricResetParams describes the reset (BaaS 2018-12-21, RPC).
-func describeFabricUsersParams() *openapi.Params {
-	return &openapi.Params{
-		Action:      dara.String("DescribeFabricOrganizationUsers"),
-		Version:     dara.String("2018-12-21"),
-		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/"),
-		Method:      dara.String("POST"),
-		AuthType:    dara.String("AK"),
-		Style:       dara.String("RPC"),
-		ReqBodyType: dara.String("formData"),
-		BodyType:    dara.String("json"),
-	}
-}
-
 // ListFabricUsers returns every user of organization orgID in location. The
 // API has no paging: one answer lists the whole organization.
 func (d *Directory) ListFabricUsers(ctx context.Context, orgID, location string) ([]FabricUser, error) {
+	return listFabricUsers(ctx, d.baas, d.baasCall, orgID, location)
+}
+
+// listFabricUsers is DescribeFabricOrganizationUsers (BaaS 2018-12-21, RPC;
+// OrganizationId required, Location optional;
+// https://help.aliyun.com/document_detail/128017.html) on a copy of base,
+// for both the directory and the account check.
+func listFabricUsers(ctx context.Context, base *openapi.Client, call caller, orgID, location string) ([]FabricUser, error) {
 	const op = "DescribeFabricOrganizationUsers"
-	c, err := d.baasCall.begin(ctx, op)
+	c, err := call.begin(ctx, op)
 	if err != nil {
 		return nil, err
 	}
 	defer c.cancel()
-	cl := *d.baas
+	cl := *base
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Body: map[string]any{"OrganizationId": orgID, "Location": location}}
-	res, err := cl.CallApi(describeFabricUsersParams(), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "DescribeFabricOrganizationUsers", Version: baasVersion}.params(), req, runtimeOptions())
 	if err != nil {
 		return nil, baasError(op, err)
 	}

@@ -99,24 +99,27 @@ func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	if !reBusName().MatchString(cfg.BusName) {
 		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
-	ep, err := parseEndpoint("EVENTBRIDGE_ENDPOINT", cfg.Endpoint, documentedEventBridgeDataHost)
-	if err != nil {
-		return nil, err
+	ep, rule := parseEndpoint(cfg.Endpoint, documentedEventBridgeDataHost)
+	if rule != "" {
+		return nil, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
 	}
-	if ep.host == "" {
+	if ep.Protocol == "" {
+		ep.Protocol = "https"
+	}
+	if ep.Host == "" {
 		if !reAccountID().MatchString(cfg.AccountID) {
 			return nil, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
 		}
-		if !reRegionID().MatchString(cfg.RegionID) {
+		if !reset.ValidRegionID(cfg.RegionID) {
 			return nil, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
 		}
-		ep.host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
+		ep.Host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
 	}
 	base := c.Secrets.caller
 	return &EventBus{
 		caller: caller{service: "eventbridge", hc: base.hc, creds: base.creds, limit: base.limit},
-		url:    ep.protocol + "://" + ep.host,
-		host:   ep.host,
+		url:    ep.Protocol + "://" + ep.Host,
+		host:   ep.Host,
 		region: cfg.RegionID,
 		bus:    cfg.BusName,
 		now:    time.Now,

@@ -12,11 +12,16 @@ import (
 // ExampleNew builds the clients once per instance and signs each call with
 // the invocation's credentials, taken from its context.
 func ExampleNew() {
+	kms, err := aliyun.ParseEndpoint(aliyun.ServiceKMS, "http://127.0.0.1:1") // nothing listens here: the call fails as unavailable
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	clients, err := aliyun.New(aliyun.Config{
 		RegionID:           "cn-hangzhou",
-		KMSEndpoint:        "http://127.0.0.1:1", // nothing listens here: the call fails as unavailable
-		KMSEncryptionKeyID: "alias/pwreset",      // a symmetric key of the KMS instance
-	})
+		KMS:                kms,
+		KMSEncryptionKeyID: "alias/pwreset", // a symmetric key of the KMS instance
+	}, aliyun.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

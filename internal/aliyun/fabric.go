@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
-	"github.com/alibabacloud-go/tea/dara"
 
 	"github.com/pwreset/pwreset/internal/reset"
 )
@@ -23,20 +22,8 @@ type Fabric struct {
 
 var _ reset.Resetter = (*Fabric)(nil)
 
-// fabricResetParams describes the API as BaaS's generated clients do.
-func fabricResetParams() *openapi.Params {
-	return &openapi.Params{
-		Action:      dara.String("ResetFabricOrganizationUserPassword"),
-		Version:     dara.String("2018-12-21"),
-		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/"),
-		Method:      dara.String("POST"),
-		AuthType:    dara.String("AK"),
-		Style:       dara.String("RPC"),
-		ReqBodyType: dara.String("formData"),
-		BodyType:    dara.String("json"),
-	}
-}
+// baasVersion is the BaaS API version every call names.
+const baasVersion = "2018-12-21"
 
 // ResetPassword sets the password of user t.Username of organization
 // t.OrganizationID in region t.Location.
@@ -63,7 +50,7 @@ func (f *Fabric) ResetPassword(ctx context.Context, t reset.Target, password str
 		"Password":       password,
 		"Location":       t.Location,
 	}}
-	res, err := cl.CallApi(fabricResetParams(), req, runtimeOptions())
+	res, err := cl.CallApi(rpcAction{Action: "ResetFabricOrganizationUserPassword", Version: baasVersion}.params(), req, runtimeOptions())
 	if err != nil {
 		return baasError(op, err)
 	}

@@ -49,24 +49,35 @@ func MustStartCloud(tb testing.TB) (*emulator.Cloud, emulator.Endpoints) {
 // gives one: every call must then carry its credentials in the context.
 var errNoDefault = errors.New("test: no default credentials")
 
-// MustNew builds the clients against eps; edit adjusts the config.
-func MustNew(tb testing.TB, eps emulator.Endpoints, edit ...func(*aliyun.Config)) *aliyun.Clients {
+// MustEndpoint parses an endpoint of s the way internal/config does.
+func MustEndpoint(tb testing.TB, s aliyun.Service, value string) aliyun.Endpoint {
+	tb.Helper()
+	ep, err := aliyun.ParseEndpoint(s, value)
+	require.NoError(tb, err)
+	return ep
+}
+
+// MustNew builds the clients against eps; edit adjusts the config and the
+// options.
+func MustNew(tb testing.TB, eps emulator.Endpoints, edit ...func(*aliyun.Config, *aliyun.Options)) *aliyun.Clients {
 	tb.Helper()
 	cfg := aliyun.Config{
-		RegionID:         "cn-hangzhou",
-		KMSEndpoint:      eps.KMS,
-		CloudSSOEndpoint: eps.CloudSSO,
-		BaaSEndpoint:     eps.BaaS,
+		RegionID: "cn-hangzhou",
+		KMS:      MustEndpoint(tb, aliyun.ServiceKMS, eps.KMS),
+		CloudSSO: MustEndpoint(tb, aliyun.ServiceCloudSSO, eps.CloudSSO),
+		BaaS:     MustEndpoint(tb, aliyun.ServiceBaaS, eps.BaaS),
 		// The fixture's KMS 3.0 instance key.
 		KMSEncryptionKeyID: emulator.FixtureKMSKeyID,
+	}
+	opt := aliyun.Options{
 		DefaultCredentials: func() (credentials.Credential, error) {
 			return nil, errNoDefault
 		},
 	}
 	for _, e := range edit {
-		e(&cfg)
+		e(&cfg, &opt)
 	}
-	c, err := aliyun.New(cfg)
+	c, err := aliyun.New(cfg, opt)
 	require.NoError(tb, err)
 	return c
 }

@@ -22,7 +22,7 @@ func TestSecretStoreRotation(t *testing.T) {
 	t.Parallel()
 	cloud, eps := MustStartCloud(t)
 	leaks := MustWatchLeaks(t, cloud)
-	store := MustNew(t, eps, func(c *aliyun.Config) { c.KMSEncryptionKeyID = "alias/pwreset" }).Secrets
+	store := MustNew(t, eps, func(c *aliyun.Config, _ *aliyun.Options) { c.KMSEncryptionKeyID = "alias/pwreset" }).Secrets
 	ctx := roleCtx(t)
 	const name = "pwreset/cloudsso/d-00fc2p61ab12/u-00q8wbq42wiltcrkab12"
 

@@ -78,23 +78,26 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
 		return nil, reset.FieldError("Qualifier", "must be a version or alias name")
 	}
-	ep, err := parseEndpoint("FUNCTION_COMPUTE_ENDPOINT", cfg.Endpoint, documentedFCHost)
-	if err != nil {
-		return nil, err
+	ep, rule := parseEndpoint(cfg.Endpoint, documentedFCHost)
+	if rule != "" {
+		return nil, reset.FieldError("FUNCTION_COMPUTE_ENDPOINT", "%s", rule)
 	}
-	if ep.host == "" {
+	if ep.Protocol == "" {
+		ep.Protocol = "https"
+	}
+	if ep.Host == "" {
 		if !reAccountID().MatchString(cfg.AccountID) {
 			return nil, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when FUNCTION_COMPUTE_ENDPOINT is not set")
 		}
-		if !reRegionID().MatchString(cfg.RegionID) {
+		if !reset.ValidRegionID(cfg.RegionID) {
 			return nil, reset.FieldError("FC_REGION", `must be a region id such as "cn-hangzhou" when FUNCTION_COMPUTE_ENDPOINT is not set`)
 		}
-		ep.host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
+		ep.Host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
 	}
 	base := c.Secrets.caller // the instance's transport, credentials and per-call limit
 	oc := &openapi.Config{
-		Endpoint: dara.String(ep.host),
-		Protocol: dara.String(ep.protocol),
+		Endpoint: dara.String(ep.Host),
+		Protocol: dara.String(ep.Protocol),
 	}
 	if cfg.RegionID != "" {
 		oc.RegionId = dara.String(cfg.RegionID)

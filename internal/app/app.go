@@ -14,29 +14,15 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// Option adjusts what New builds; production passes only WithLogger.
-type Option func(*options)
-
-type options struct {
-	logger      *slog.Logger
-	rotatorOpts []reset.Option
-	editAliyun  func(*aliyun.Config)
-}
-
-// WithLogger sets the logger of the handler and the rotator; make it with
-// NewLogger. Without it nothing is logged.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithRotatorOptions passes options to reset.NewRotator, after New's own;
-// tests inject a clock or a random source with it.
-func WithRotatorOptions(opts ...reset.Option) Option {
-	return func(o *options) { o.rotatorOpts = append(o.rotatorOpts, opts...) }
-}
-
-// WithAliyunConfig lets edit change the adapters' configuration after New
-// has filled it from the Config; tests set credentials or timeouts with it.
-func WithAliyunConfig(edit func(*aliyun.Config)) Option {
-	return func(o *options) { o.editAliyun = edit }
+// Deps are what New takes besides the configuration. The zero value is
+// valid: nothing is logged, and the adapters use production's settings.
+type Deps struct {
+	// Logger is the logger of the handler and the rotator; make it with
+	// NewLogger. Nil discards.
+	Logger *slog.Logger
+	// Aliyun are the adapters' settings no variable sets (timeouts,
+	// signature, default credentials); tests change them.
+	Aliyun aliyun.Options
 }
 
 // NewLogger returns the logger pwreset uses: JSON lines on w (Function
@@ -51,36 +37,25 @@ func NewLogger(w io.Writer, level slog.Leveler, attrs ...slog.Attr) *slog.Logger
 	return slog.New(handler.NewLogHandler(h))
 }
 
-// New builds the handler cfg describes: the cloud adapters, the rotator and
-// the handler. It makes no network call, so a cold start stays fast. Its
-// error names the configuration variable at fault.
-func New(cfg config.Config, opts ...Option) (*handler.Handler, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
+// New builds the handler cfg describes, cfg as config.Load checked it: the
+// cloud adapters, each service paced while it throttles (reset.Pace; the
+// time budget is in internal/reset/budget.go), the rotator and the
+// handler. It makes no network call, so a cold start stays fast. Its error
+// is a programmer's: a Config that Load did not make.
+func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
-	}
-	ac := aliyun.Config{
-		RegionID:           cfg.RegionID,
-		KMSEndpoint:        cfg.KMSEndpoint,
-		CloudSSOEndpoint:   cfg.CloudSSOEndpoint,
-		BaaSEndpoint:       cfg.BaaSEndpoint,
-		KMSEncryptionKeyID: cfg.KMSEncryptionKeyID,
-		KMSInstanceID:      cfg.KMSInstanceID,
-	}
-	if o.editAliyun != nil {
-		o.editAliyun(&ac)
-	}
-	clients, err := aliyun.New(ac)
+	clients, err := aliyun.New(cfg.AliyunConfig(), deps.Aliyun)
 	if err != nil {
 		return nil, fmt.Errorf("cloud clients: %w", err)
 	}
-	rotatorOpts := append([]reset.Option{reset.WithLogger(o.logger)}, o.rotatorOpts...)
-	rotator, err := reset.NewRotator(cfg.RotatorConfig(), clients.Resetters(), clients.Secrets, rotatorOpts...)
+	clock := reset.SystemClock{}
+	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
+	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, reset.Deps{Clock: clock, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
 	}
-	return handler.New(rotator, o.logger), nil
+	return handler.New(rotator, logger), nil
 }

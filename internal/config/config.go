@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
-	"regexp"
+	"math"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/pwreset/pwreset/internal/aliyun"
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
@@ -91,13 +89,9 @@ var PlatformVariables = []string{EnvFCRegion, EnvDebug, EnvGoDebug}
 // credentials-go v1.4.14.
 var sdkDebugFlags = []string{"tea", "dara", "credential"}
 
-// Defaults.
+// Bounds of the operational knobs; their defaults are reset's
+// (reset.DefaultMaxInFlight, reset.DefaultMaxAttempts).
 const (
-	DefaultSecretNamePrefix = "pwreset/"
-	DefaultPasswordLength   = reset.DefaultPasswordLength
-	DefaultMaxInFlight      = 8
-	DefaultMaxAttempts      = 5
-
 	// MaxInFlightLimit and MaxAttemptsLimit bound the operational knobs: more
 	// parallel calls only earn more throttling, and more attempts outlive the
 	// function's timeout.
@@ -111,18 +105,14 @@ type Config struct {
 	// ALIBABA_CLOUD_REGION_ID, else FC_REGION.
 	RegionID string
 
-	// Endpoints: "host[:port]", or a URL whose scheme ("http" or "https")
-	// sets the protocol. Empty means the service's default endpoint; the
-	// adapters hold the rules of which hosts and schemes are allowed
-	// (aliyun.Config, docs/endpoints.md).
-	KMSEndpoint      string
-	CloudSSOEndpoint string
-	BaaSEndpoint     string
+	// Endpoints, parsed by the adapters' rules (aliyun.ParseEndpoint,
+	// docs/endpoints.md). The zero Endpoint means the service's default.
+	KMSEndpoint      aliyun.Endpoint
+	CloudSSOEndpoint aliyun.Endpoint
+	BaaSEndpoint     aliyun.Endpoint
 
 	// KMSEncryptionKeyID is the symmetric key of the KMS instance that
-	// encrypts new secrets. The adapters require it (KMS 3.0); Load only
-	// checks its form, so that a missing key is reported by the same rule
-	// wherever the adapters are built.
+	// encrypts new secrets; required (KMS 3.0).
 	KMSEncryptionKeyID string
 	// KMSInstanceID is the KMS instance of new secrets (CreateSecret's
 	// DKMSInstanceId); empty means the key's instance.
@@ -158,18 +148,18 @@ func (e *Error) Error() string { return e.Variable + ": " + e.Rule }
 func Load(getenv func(string) string) (Config, error) {
 	l := loader{getenv: getenv}
 	c := Config{
-		KMSEndpoint:            l.endpoint(EnvKMSEndpoint),
-		CloudSSOEndpoint:       l.endpoint(EnvCloudSSOEndpoint),
-		BaaSEndpoint:           l.endpoint(EnvBaaSEndpoint),
+		KMSEndpoint:            l.endpoint(EnvKMSEndpoint, aliyun.ServiceKMS),
+		CloudSSOEndpoint:       l.endpoint(EnvCloudSSOEndpoint, aliyun.ServiceCloudSSO),
+		BaaSEndpoint:           l.endpoint(EnvBaaSEndpoint, aliyun.ServiceBaaS),
 		KMSEncryptionKeyID:     l.keyID(EnvKMSEncryptionKeyID),
 		KMSInstanceID:          l.instanceID(EnvKMSInstanceID),
 		SecretNamePrefix:       l.prefix(EnvSecretNamePrefix),
-		PasswordLength:         l.integer(EnvPasswordLength, DefaultPasswordLength, reset.MinPasswordLength, reset.MaxPasswordLength),
+		PasswordLength:         l.integer(EnvPasswordLength, reset.DefaultPasswordLength, reset.MinPasswordLength, reset.MaxPasswordLength),
 		PasswordExclude:        l.exclude(EnvPasswordExclude),
-		AllowedDirectoryIDs:    l.list(EnvAllowedDirectoryIDs, validDirectoryID),
-		AllowedOrganizationIDs: l.list(EnvAllowedOrganizationIDs, validOrganizationID),
-		MaxInFlight:            l.integer(EnvMaxInFlight, DefaultMaxInFlight, 1, MaxInFlightLimit),
-		MaxAttempts:            l.integer(EnvMaxAttempts, DefaultMaxAttempts, 1, MaxAttemptsLimit),
+		AllowedDirectoryIDs:    l.list(EnvAllowedDirectoryIDs, reset.KindCloudSSO, reset.ValidDirectoryID),
+		AllowedOrganizationIDs: l.list(EnvAllowedOrganizationIDs, reset.KindFabric, reset.ValidOrganizationID),
+		MaxInFlight:            l.integer(EnvMaxInFlight, reset.DefaultMaxInFlight, 1, MaxInFlightLimit),
+		MaxAttempts:            l.integer(EnvMaxAttempts, reset.DefaultMaxAttempts, 1, MaxAttemptsLimit),
 		LogLevel:               l.logLevel(EnvLogLevel),
 	}
 	c.RegionID = l.region(c)
@@ -185,12 +175,26 @@ func Load(getenv func(string) string) (Config, error) {
 // RotatorConfig returns the part of c the rotation protocol needs.
 func (c Config) RotatorConfig() reset.Config {
 	return reset.Config{
-		SecretPrefix:           c.SecretNamePrefix,
-		AllowedDirectoryIDs:    c.AllowedDirectoryIDs,
-		AllowedOrganizationIDs: c.AllowedOrganizationIDs,
-		Password:               reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude},
-		MaxInFlight:            c.MaxInFlight,
-		MaxAttempts:            c.MaxAttempts,
+		SecretPrefix: c.SecretNamePrefix,
+		Allowed: map[reset.Kind][]string{
+			reset.KindCloudSSO: c.AllowedDirectoryIDs,
+			reset.KindFabric:   c.AllowedOrganizationIDs,
+		},
+		Password:    reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude},
+		MaxInFlight: c.MaxInFlight,
+		MaxAttempts: c.MaxAttempts,
+	}
+}
+
+// AliyunConfig returns the part of c the cloud adapters need.
+func (c Config) AliyunConfig() aliyun.Config {
+	return aliyun.Config{
+		RegionID:           c.RegionID,
+		KMS:                c.KMSEndpoint,
+		CloudSSO:           c.CloudSSOEndpoint,
+		BaaS:               c.BaaSEndpoint,
+		KMSEncryptionKeyID: c.KMSEncryptionKeyID,
+		KMSInstanceID:      c.KMSInstanceID,
 	}
 }
 
@@ -249,78 +253,33 @@ func (l *loader) integer(name string, def, lo, hi int) int {
 	return n
 }
 
-func (l *loader) endpoint(name string) string {
-	v := l.get(name)
-	if v == "" {
-		return ""
-	}
-	if err := checkEndpoint(v); err != nil {
-		l.fail(name, "must be host[:port] or an http:// or https:// URL with no path, query or user info: %s", err)
-		return ""
-	}
-	// "https://host/" and "https://host" name the same endpoint.
-	return strings.TrimSuffix(v, "/")
-}
-
-func checkEndpoint(v string) error {
-	raw := v
-	if !strings.Contains(v, "://") {
-		raw = "https://" + v
-	}
-	u, err := url.Parse(raw)
+// endpoint parses an endpoint by the adapters' rule for service. The rule's
+// text never quotes the value, which may hold credentials in its user info.
+func (l *loader) endpoint(name string, service aliyun.Service) aliyun.Endpoint {
+	ep, err := aliyun.ParseEndpoint(service, l.get(name))
 	if err != nil {
-		return errors.New("it does not parse")
+		l.fail(name, "%s", err)
+		return aliyun.Endpoint{}
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("the scheme is neither http nor https")
-	case u.User != nil:
-		return errors.New("it holds user info")
-	case u.Host == "" || u.Hostname() == "":
-		return errors.New("the host is missing")
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
-		return errors.New("it has a path, query or fragment")
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return errors.New("the port is not 1 to 65535")
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return errors.New("the port is empty")
-	}
-	if net.ParseIP(u.Hostname()) == nil && !reHost().MatchString(u.Hostname()) {
-		return errors.New("the host is not a DNS name or IP address")
-	}
-	return nil
+	return ep
 }
-
-// Each expression is compiled on its first use, not at start-up: compiling
-// them all in init cost a cold start several milliseconds (docs/PERFORMANCE.md).
-var (
-	reHost = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$`)
-	})
-	reKeyID  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.-]{0,255}$`) })
-	reRegion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}$`) })
-)
 
 func (l *loader) keyID(name string) string {
 	v := l.get(name)
-	if v != "" && !reKeyID().MatchString(v) {
-		l.fail(name, `must be a KMS key id, alias or ARN: up to 256 letters, digits and ":/_.-"`)
+	switch {
+	case v == "":
+		l.fail(name, "is required: KMS 3.0 encrypts each secret with a symmetric key of the secret's KMS instance; give that key's id, alias or ARN")
+	case !aliyun.ValidKeyID(v):
+		l.fail(name, "%s", aliyun.KeyIDRule)
 		return ""
 	}
 	return v
 }
 
-// instanceID checks the form of a KMS instance id; the adapters hold the
-// rule (aliyun.Config), so only characters that could never be one are
-// refused here.
 func (l *loader) instanceID(name string) string {
 	v := l.get(name)
-	if v != "" && !reKeyID().MatchString(v) {
-		l.fail(name, `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`)
+	if v != "" && !aliyun.ValidInstanceID(v) {
+		l.fail(name, "%s", aliyun.InstanceIDRule)
 		return ""
 	}
 	return v
@@ -329,11 +288,11 @@ func (l *loader) instanceID(name string) string {
 func (l *loader) prefix(name string) string {
 	v := l.get(name)
 	if v == "" {
-		return DefaultSecretNamePrefix
+		return reset.DefaultSecretPrefix
 	}
-	if err := reset.ValidatePrefix(v); err != nil {
-		l.fail(name, "%s", ruleOf(err))
-		return DefaultSecretNamePrefix
+	if !reset.ValidPrefix(v) {
+		l.fail(name, "%s, so that every secret name fits KMS's %d characters", reset.PrefixRule, reset.MaxSecretNameLength)
+		return reset.DefaultSecretPrefix
 	}
 	return v
 }
@@ -350,23 +309,38 @@ func (l *loader) exclude(name string) string {
 	return v
 }
 
-// password checks PASSWORD_LENGTH and PASSWORD_EXCLUDE together: each class
-// keeps a character, and the passwords they give have at least
-// reset.MinPasswordEntropyBits. The error names the variable reset blames
-// (PASSWORD_EXCLUDE when it is set) and its rule names both.
+// password checks PASSWORD_LENGTH and PASSWORD_EXCLUDE together, by
+// reset's rule (reset.PasswordPolicy.Validate): each class keeps a
+// character, and the passwords they give have at least
+// reset.MinPasswordEntropyBits. The error names PASSWORD_EXCLUDE when it is
+// set and the entropy falls short, and its rule names both variables.
 func (l *loader) password(c *Config) {
-	err := (reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude}).Validate()
-	var re *reset.Error
-	if errors.As(err, &re) {
-		l.fail(re.Field, "%s", ruleOf(err))
-		c.PasswordExclude = ""
+	p := reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude}
+	if p.Validate() == nil {
+		return
 	}
+	c.PasswordExclude = ""
+	if class := p.EmptyClass(); class != "" {
+		l.fail(EnvPasswordExclude, "excludes every %s character", class)
+		return
+	}
+	field, fixes := EnvPasswordLength, []string{}
+	if n := p.LengthFor(reset.MinPasswordEntropyBits); n <= reset.MaxPasswordLength {
+		fixes = append(fixes, fmt.Sprintf("set %s to at least %d", EnvPasswordLength, n))
+	}
+	if p.Exclude != "" {
+		field = EnvPasswordExclude
+		fixes = append(fixes, "exclude fewer characters")
+	}
+	l.fail(field, "with %s %d and %s leaving %d characters, a generated password has %.1f bits of entropy, fewer than the %d required: %s",
+		EnvPasswordLength, p.Length, EnvPasswordExclude, p.AlphabetSize(), math.Floor(p.EntropyBits()*10)/10,
+		reset.MinPasswordEntropyBits, strings.Join(fixes, ", or "))
 }
 
 // list splits a comma-separated allow-list. Empty entries (a trailing comma)
 // are ignored; every other entry must be a valid identifier, so a typo
 // cannot turn into an entry that silently matches nothing.
-func (l *loader) list(name string, valid func(string) error) []string {
+func (l *loader) list(name string, kind reset.Kind, valid func(string) bool) []string {
 	v := l.get(name)
 	if v == "" {
 		return nil
@@ -378,8 +352,8 @@ func (l *loader) list(name string, valid func(string) error) []string {
 		if e == "" {
 			continue
 		}
-		if err := valid(e); err != nil {
-			l.fail(name, "entry %d (%q) %s", i+1, e, err)
+		if !valid(e) {
+			l.fail(name, "entry %d (%q) %s", i+1, e, kind.AllowListRule())
 			return nil
 		}
 		if !seen[e] {
@@ -392,39 +366,6 @@ func (l *loader) list(name string, valid func(string) error) []string {
 		l.fail(name, "holds no entry: leave it empty to allow all")
 	}
 	return out
-}
-
-// validDirectoryID and validOrganizationID apply reset's own identifier rules,
-// so an allow-list entry is valid exactly when a request may name it.
-func validDirectoryID(id string) error {
-	return fieldRule(reset.Target{Kind: reset.KindCloudSSO, DirectoryID: id, UserID: "u-0"}.Validate(), "directoryId")
-}
-
-func validOrganizationID(id string) error {
-	return fieldRule(reset.Target{Kind: reset.KindFabric, OrganizationID: id, Username: "u", Location: "cn-hangzhou"}.Validate(), "organizationId")
-}
-
-func fieldRule(err error, field string) error {
-	var re *reset.Error
-	if errors.As(err, &re) && re.Field == field {
-		return errors.New(re.Message)
-	}
-	if err != nil {
-		// The placeholder partner fields are valid by construction; reaching
-		// here means reset's rules changed under us.
-		return fmt.Errorf("is rejected: %s", reset.ErrorMessageOf(err))
-	}
-	return nil
-}
-
-// ruleOf returns the rule text of a reset error about a configuration
-// variable, without the variable's name (the Error adds it).
-func ruleOf(err error) string {
-	var re *reset.Error
-	if errors.As(err, &re) && re.Message != "" {
-		return re.Message
-	}
-	return reset.ErrorMessageOf(err)
 }
 
 func (l *loader) logLevel(name string) slog.Level {
@@ -454,12 +395,12 @@ func (l *loader) region(c Config) string {
 		v, name = l.get(EnvFCRegion), EnvFCRegion
 	}
 	if v == "" {
-		if c.KMSEndpoint == "" {
+		if c.KMSEndpoint.Host == "" {
 			l.fail(EnvRegionID, "is required (FC_REGION is not set either) unless KMS_ENDPOINT is set")
 		}
 		return ""
 	}
-	if !reRegion().MatchString(v) {
+	if !reset.ValidRegionID(v) {
 		l.fail(name, `must be a region id such as "cn-hangzhou", got %q`, v)
 		return ""
 	}

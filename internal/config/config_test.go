@@ -3,11 +3,13 @@ package config_test
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pwreset/pwreset/internal/aliyun"
 	"github.com/pwreset/pwreset/internal/config"
 	"github.com/pwreset/pwreset/internal/reset"
 )
@@ -33,15 +35,16 @@ func env(tb testing.TB, vars map[string]string) func(string) string {
 
 func TestLoad(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
-		c, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}))
+		c, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}))
 		require.NoError(t, err)
 		assert.Equal(t, config.Config{
-			RegionID:         "cn-hangzhou",
-			SecretNamePrefix: "pwreset/",
-			PasswordLength:   24,
-			MaxInFlight:      8,
-			MaxAttempts:      5,
-			LogLevel:         slog.LevelInfo,
+			RegionID:           "cn-hangzhou",
+			KMSEncryptionKeyID: "alias/pwreset",
+			SecretNamePrefix:   "pwreset/",
+			PasswordLength:     24,
+			MaxInFlight:        8,
+			MaxAttempts:        5,
+			LogLevel:           slog.LevelInfo,
 		}, c)
 	})
 
@@ -64,9 +67,9 @@ func TestLoad(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, config.Config{
 			RegionID:               "cn-shanghai",
-			KMSEndpoint:            "http://127.0.0.1:8080",
-			CloudSSOEndpoint:       "cloudsso.cn-shanghai.aliyuncs.com",
-			BaaSEndpoint:           "https://baas.aliyuncs.com:443",
+			KMSEndpoint:            aliyun.Endpoint{Host: "127.0.0.1:8080", Protocol: "http"},
+			CloudSSOEndpoint:       aliyun.Endpoint{Host: "cloudsso.cn-shanghai.aliyuncs.com", Protocol: "https"},
+			BaaSEndpoint:           aliyun.Endpoint{Host: "baas.aliyuncs.com:443", Protocol: "https"},
 			KMSEncryptionKeyID:     "alias/pwreset",
 			SecretNamePrefix:       "team-a/pw/",
 			PasswordLength:         32,
@@ -82,13 +85,17 @@ func TestLoad(t *testing.T) {
 		assert.Equal(t, "team-a/pw/", rc.SecretPrefix)
 		assert.Equal(t, 32, rc.Password.Length)
 		assert.Equal(t, "0O1l", rc.Password.Exclude)
-		assert.Equal(t, []string{"d-00fc2p61ab12", "d-abc"}, rc.AllowedDirectoryIDs)
+		assert.Equal(t, []string{"d-00fc2p61ab12", "d-abc"}, rc.Allowed[reset.KindCloudSSO])
+		assert.Equal(t, []string{"peers-aaaaaa2-1eqnj5o5wab12"}, rc.Allowed[reset.KindFabric])
+		ac := c.AliyunConfig()
+		assert.Equal(t, c.KMSEndpoint, ac.KMS)
+		assert.Equal(t, "alias/pwreset", ac.KMSEncryptionKeyID)
 		assert.Equal(t, 4, rc.MaxInFlight)
 		assert.Equal(t, 3, rc.MaxAttempts)
 	})
 
 	t.Run("RegionFromFC", func(t *testing.T) {
-		c, err := config.Load(env(t, map[string]string{"FC_REGION": "cn-beijing"}))
+		c, err := config.Load(env(t, map[string]string{"FC_REGION": "cn-beijing", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}))
 		require.NoError(t, err)
 		assert.Equal(t, "cn-beijing", c.RegionID)
 	})
@@ -96,6 +103,7 @@ func TestLoad(t *testing.T) {
 	t.Run("NoRegionWithLocalEndpoints", func(t *testing.T) {
 		c, err := config.Load(env(t, map[string]string{
 			"KMS_ENDPOINT": "http://127.0.0.1:1", "CLOUDSSO_ENDPOINT": "http://127.0.0.1:2", "BAAS_ENDPOINT": "http://[::1]:3",
+			"KMS_ENCRYPTION_KEY_ID": "alias/pwreset",
 		}))
 		require.NoError(t, err)
 		assert.Empty(t, c.RegionID)
@@ -103,7 +111,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadIgnoresOtherDebugFlags(t *testing.T) {
-	_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "DEBUG": "app,teapot"}))
+	_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset", "DEBUG": "app,teapot"}))
 	require.NoError(t, err)
 }
 
@@ -127,7 +135,7 @@ func TestLoadGoDebug(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
-			_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "GODEBUG": tt.value}))
+			_, err := config.Load(env(t, map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset", "GODEBUG": tt.value}))
 			if !tt.refused {
 				require.NoError(t, err)
 				return
@@ -141,7 +149,7 @@ func TestLoadGoDebug(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}
+	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}
 	with := func(k, v string) map[string]string {
 		m := map[string]string{k: v}
 		for rk, rv := range region {
@@ -165,7 +173,7 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrPasswordExcludeAllDigits", with("PASSWORD_EXCLUDE", "0123456789"), "PASSWORD_EXCLUDE", "digit"},
 		{"ErrPasswordExcludeNotPrintable", with("PASSWORD_EXCLUDE", "a\tb"), "PASSWORD_EXCLUDE", "printable ASCII"},
 		{"ErrPasswordEntropyLength", with("PASSWORD_LENGTH", "12"), "PASSWORD_LENGTH", "PASSWORD_LENGTH 12 and PASSWORD_EXCLUDE leaving 75 characters, a generated password has 66.2 bits of entropy, fewer than the 100 required"},
-		{"ErrPasswordEntropyExclude", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "PASSWORD_LENGTH": "24",
+		{"ErrPasswordEntropyExclude", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset", "PASSWORD_LENGTH": "24",
 			"PASSWORD_EXCLUDE": reset.PasswordUpper[1:] + reset.PasswordLower[1:] + reset.PasswordDigits[1:] + reset.PasswordSpecial[1:]},
 			"PASSWORD_EXCLUDE", "PASSWORD_LENGTH 24 and PASSWORD_EXCLUDE leaving 4 characters, a generated password has 40.0 bits of entropy, fewer than the 100 required"},
 		{"ErrPrefixTraversal", with("SECRET_NAME_PREFIX", "a/../b/"), "SECRET_NAME_PREFIX", ".."},
@@ -181,9 +189,18 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrEndpointPort", with("BAAS_ENDPOINT", "baas.example.com:99999"), "BAAS_ENDPOINT", "port"},
 		{"ErrEndpointHost", with("KMS_ENDPOINT", "kms_example.com"), "KMS_ENDPOINT", "host"},
 		{"ErrKeyID", with("KMS_ENCRYPTION_KEY_ID", "key id"), "KMS_ENCRYPTION_KEY_ID", "KMS key id"},
-		{"ErrRegionMissing", map[string]string{"CLOUDSSO_ENDPOINT": "http://127.0.0.1:1", "BAAS_ENDPOINT": "http://127.0.0.1:1"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
+		{"ErrKeyMissing", map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou"}, "KMS_ENCRYPTION_KEY_ID", "is required"},
+		{"ErrKeyTooLongForKMS", with("KMS_ENCRYPTION_KEY_ID", "alias/"+strings.Repeat("k", 250)), "KMS_ENCRYPTION_KEY_ID", "up to 255"},
+		{"ErrPrefixTooLongForKMS", with("SECRET_NAME_PREFIX", strings.Repeat("p", reset.MaxPrefixLength+1)), "SECRET_NAME_PREFIX", "1 to 54"},
+		{"ErrPrefixStar", with("SECRET_NAME_PREFIX", "pw*"), "SECRET_NAME_PREFIX", "characters"},
+		{"ErrPrefixUnicode", with("SECRET_NAME_PREFIX", "pw\u2215"), "SECRET_NAME_PREFIX", "characters"},
+		{"ErrCloudSSOUndocumented", with("CLOUDSSO_ENDPOINT", "cloudsso.cn-hangzhou.aliyuncs.com"), "CLOUDSSO_ENDPOINT", "does not document"},
+		{"ErrHTTPNotLoopback", with("KMS_ENDPOINT", "http://kms.cn-hangzhou.aliyuncs.com"), "KMS_ENDPOINT", "loopback"},
+		{"ErrPasswordEntropyShortest", with("PASSWORD_LENGTH", "17"), "PASSWORD_LENGTH", "set PASSWORD_LENGTH to at least 18"},
+		{"ErrPasswordExcludeEveryUpper", with("PASSWORD_EXCLUDE", reset.PasswordUpper), "PASSWORD_EXCLUDE", "upper-case"},
+		{"ErrRegionMissing", map[string]string{"CLOUDSSO_ENDPOINT": "http://127.0.0.1:1", "BAAS_ENDPOINT": "http://127.0.0.1:1", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}, "ALIBABA_CLOUD_REGION_ID", "is required"},
 		{"ErrRegionBad", with("ALIBABA_CLOUD_REGION_ID", "Hangzhou"), "ALIBABA_CLOUD_REGION_ID", "region id"},
-		{"ErrFCRegionBad", map[string]string{"FC_REGION": "x"}, "FC_REGION", "region id"},
+		{"ErrFCRegionBad", map[string]string{"FC_REGION": "x", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}, "FC_REGION", "region id"},
 		{"ErrMaxInFlight", with("MAX_IN_FLIGHT", "0"), "MAX_IN_FLIGHT", "integer from 1 to 32"},
 		{"ErrMaxAttempts", with("MAX_ATTEMPTS", "11"), "MAX_ATTEMPTS", "integer from 1 to 10"},
 		{"ErrLogLevel", with("LOG_LEVEL", "verbose"), "LOG_LEVEL", `"debug"`},
@@ -212,9 +229,10 @@ func TestLoadErrors(t *testing.T) {
 	t.Run("ErrEveryVariableReported", func(t *testing.T) {
 		_, err := config.Load(env(t, map[string]string{
 			"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "PASSWORD_LENGTH": "3", "MAX_IN_FLIGHT": "x", "LOG_LEVEL": "loud",
+			"SECRET_NAME_PREFIX": "../", "KMS_ENDPOINT": "ftp://x", "ALLOWED_ORGANIZATION_IDS": "9",
 		}))
 		require.Error(t, err)
-		for _, v := range []string{"PASSWORD_LENGTH", "MAX_IN_FLIGHT", "LOG_LEVEL"} {
+		for _, v := range []string{"PASSWORD_LENGTH", "MAX_IN_FLIGHT", "LOG_LEVEL", "SECRET_NAME_PREFIX", "KMS_ENDPOINT", "KMS_ENCRYPTION_KEY_ID", "ALLOWED_ORGANIZATION_IDS"} {
 			assert.Contains(t, err.Error(), v+": ")
 		}
 	})

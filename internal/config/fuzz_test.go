@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pwreset/pwreset/internal/aliyun"
 	"github.com/pwreset/pwreset/internal/config"
 	"github.com/pwreset/pwreset/internal/reset"
 )
@@ -39,7 +40,7 @@ func FuzzLoad(f *testing.F) {
 			config.EnvKMSEndpoint: endpoint, config.EnvCloudSSOEndpoint: endpoint, config.EnvBaaSEndpoint: endpoint,
 			config.EnvSecretNamePrefix: prefix, config.EnvPasswordLength: length, config.EnvPasswordExclude: exclude,
 			config.EnvAllowedDirectoryIDs: dirs, config.EnvAllowedOrganizationIDs: orgs,
-			config.EnvRegionID: region, config.EnvLogLevel: level,
+			config.EnvRegionID: region, config.EnvLogLevel: level, config.EnvKMSEncryptionKeyID: exclude + length,
 		}
 		read := map[string]bool{}
 		cfg, err := config.Load(func(k string) string { read[k] = true; return env[k] })
@@ -56,8 +57,11 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		if _, err := reset.NewRotator(cfg.RotatorConfig(), map[reset.Kind]reset.Resetter{reset.KindCloudSSO: nopResetter{}}, nopStore{}); err != nil {
+		if _, err := reset.NewRotator(cfg.RotatorConfig(), map[reset.Kind]reset.Resetter{reset.KindCloudSSO: nopResetter{}}, nopStore{}, reset.Deps{}); err != nil {
 			t.Fatalf("Load accepted a configuration the rotator refuses: %v", err)
+		}
+		if _, err := aliyun.New(cfg.AliyunConfig(), aliyun.Options{}); err != nil {
+			t.Fatalf("Load accepted a configuration the adapters refuse: %v", err)
 		}
 	})
 }

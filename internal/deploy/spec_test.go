@@ -215,7 +215,7 @@ func TestSpecEnvironment(t *testing.T) {
 	})
 	t.Run("DefaultPrefixIsTheDesignDefault", func(t *testing.T) {
 		assert.Equal(t, "pwreset/", env["SECRET_NAME_PREFIX"])
-		assert.NoError(t, reset.ValidatePrefix(fmt.Sprint(env["SECRET_NAME_PREFIX"])))
+		assert.True(t, reset.ValidPrefix(fmt.Sprint(env["SECRET_NAME_PREFIX"])))
 	})
 	t.Run("PasswordLengthInRange", func(t *testing.T) {
 		var n int

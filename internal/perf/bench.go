@@ -97,7 +97,7 @@ func NewHandler(eps emulator.Endpoints) (*handler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return app.New(cfg)
+	return app.New(cfg, app.Deps{})
 }
 
 // roleCredentials are the function role's credentials of the default

@@ -189,7 +189,7 @@ func MustAppFunction(tb testing.TB, cloud *testCloud, env map[string]string) *fu
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	require.NoError(tb, err)
 	logs := canary.newWriter(tb.Name() + " logs")
-	h, err := app.New(cfg, app.WithLogger(app.NewLogger(logs, cfg.LogLevel)))
+	h, err := app.New(cfg, app.Deps{Logger: app.NewLogger(logs, cfg.LogLevel)})
 	require.NoError(tb, err)
 	return &function{Handler: h, Cloud: cloud, Prefix: cfg.SecretNamePrefix, logs: logs}
 }

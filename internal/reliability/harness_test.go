@@ -238,12 +238,18 @@ type function struct {
 // MustFunction wires the real adapters, rotator and handler to c.
 func MustFunction(tb testing.TB, c *testCloud, rc reset.Config) *function {
 	tb.Helper()
+	endpoint := func(s aliyun.Service, v string) aliyun.Endpoint {
+		ep, err := aliyun.ParseEndpoint(s, v)
+		require.NoError(tb, err)
+		return ep
+	}
 	clients, err := aliyun.New(aliyun.Config{
 		RegionID:           c.Region(),
-		KMSEndpoint:        c.Endpoints.KMS,
-		CloudSSOEndpoint:   c.Endpoints.CloudSSO,
-		BaaSEndpoint:       c.Endpoints.BaaS,
+		KMS:                endpoint(aliyun.ServiceKMS, c.Endpoints.KMS),
+		CloudSSO:           endpoint(aliyun.ServiceCloudSSO, c.Endpoints.CloudSSO),
+		BaaS:               endpoint(aliyun.ServiceBaaS, c.Endpoints.BaaS),
 		KMSEncryptionKeyID: emulator.FixtureKMSKeyID,
+	}, aliyun.Options{
 		// Every invocation carries the role's credentials; a call that
 		// would fall back to the default chain is a bug here.
 		DefaultCredentials: func() (credentials.Credential, error) {
@@ -258,7 +264,9 @@ func MustFunction(tb testing.TB, c *testCloud, rc reset.Config) *function {
 	for k, r := range clients.Resetters() {
 		resetters[k] = recordingResetter{r}
 	}
-	rot, err := reset.NewRotator(rc, resetters, store, reset.WithLogger(logger))
+	// Paced as app.New paces them.
+	pacedStore, pacedResetters := reset.Pace(store, resetters, reset.SystemClock{})
+	rot, err := reset.NewRotator(rc, pacedResetters, pacedStore, reset.Deps{Logger: logger})
 	require.NoError(tb, err)
 	prefix := rc.SecretPrefix
 	if prefix == "" {

@@ -15,7 +15,7 @@ func ExampleRotator_Rotate() {
 	rec := &recorder{clock: clock}
 	rotator, err := reset.NewRotator(reset.Config{},
 		map[reset.Kind]reset.Resetter{reset.KindCloudSSO: &FakeResetter{rec: rec}},
-		&FakeStore{rec: rec}, reset.WithClock(clock))
+		&FakeStore{rec: rec}, reset.Deps{Clock: clock})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -474,16 +474,21 @@ func MustEnv(tb testing.TB, edit func(*reset.Config)) *env {
 	if edit != nil {
 		edit(&e.Config)
 	}
-	r, err := reset.NewRotator(e.Config,
+	r, err := newPacedRotator(e.Config,
 		map[reset.Kind]reset.Resetter{reset.KindCloudSSO: e.SSO, reset.KindFabric: e.Fabric},
 		e.Store,
-		reset.WithClock(clock),
-		reset.WithRand(rand.NewChaCha8([32]byte{1, 2, 3})),
-		reset.WithLogger(newLogger(e.LogLines)),
+		reset.Deps{Clock: clock, Rand: rand.NewChaCha8([32]byte{1, 2, 3}), Logger: newLogger(e.LogLines)},
 	)
 	require.NoError(tb, err)
 	e.Rotator = r
 	return e
+}
+
+// newPacedRotator builds a Rotator as app.New does: the store and the
+// resetters paced on the rotator's clock.
+func newPacedRotator(cfg reset.Config, resetters map[reset.Kind]reset.Resetter, store reset.SecretStore, deps reset.Deps) (*reset.Rotator, error) {
+	pacedStore, pacedResetters := reset.Pace(store, resetters, deps.Clock)
+	return reset.NewRotator(cfg, pacedResetters, pacedStore, deps)
 }
 
 // Resetter returns the fake resetter of t's kind.

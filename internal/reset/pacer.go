@@ -74,8 +74,12 @@ func (p *pacer) do(ctx context.Context, call func() error) error {
 			return err
 		}
 	}
+	sent, throttled := false, false
+	// Deferred, so that a call that panics still ends its booking.
+	defer func() { p.answered(tk, sent, throttled) }()
+	sent = true
 	err := call()
-	p.answered(tk, true, ErrorCodeOf(err) == EThrottled)
+	throttled = ErrorCodeOf(err) == EThrottled
 	return err
 }
 
@@ -147,6 +151,29 @@ func (p *pacer) pace() float64 {
 	return p.rate
 }
 
+// Pace returns store and resetters with each service's calls paced while it
+// throttles (pacer): one pacer for the store and one per resetter, shared by
+// the resetter's AccountChecker, so that one throttling API neither slows
+// another's calls nor has its throttling hidden by their answers. A paced
+// resetter is an AccountChecker exactly when the one it wraps is. Clock
+// must be the Rotator's (Deps.Clock). See budget.go for how pacing adds to
+// the time budget.
+func Pace(store SecretStore, resetters map[Kind]Resetter, clock Clock) (SecretStore, map[Kind]Resetter) {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	paced := make(map[Kind]Resetter, len(resetters))
+	for k, r := range resetters {
+		pr := pacedResetter{next: r, p: newPacer(clock)}
+		if c, ok := r.(AccountChecker); ok {
+			paced[k] = pacedCheckingResetter{pacedResetter: pr, check: c}
+		} else {
+			paced[k] = pr
+		}
+	}
+	return paceStore(store, newPacer(clock)), paced
+}
+
 // pacedStore is a SecretStore whose calls go through a pacer.
 type pacedStore struct {
 	next SecretStore
@@ -207,15 +234,16 @@ func (r pacedResetter) ResetPassword(ctx context.Context, t Target, password str
 	return r.p.do(ctx, func() error { return r.next.ResetPassword(ctx, t, password) })
 }
 
-// pacedChecker is an AccountChecker whose calls go through the pacer of the
-// resetter of the same service.
-type pacedChecker struct {
-	next AccountChecker
-	p    *pacer
+// pacedCheckingResetter is a pacedResetter whose resetter is also an
+// AccountChecker: the checks go through the same pacer, as they call the
+// same service.
+type pacedCheckingResetter struct {
+	pacedResetter
+	check AccountChecker
 }
 
-var _ AccountChecker = pacedChecker{}
+var _ AccountChecker = pacedCheckingResetter{}
 
-func (c pacedChecker) CheckAccount(ctx context.Context, t Target) error {
-	return c.p.do(ctx, func() error { return c.next.CheckAccount(ctx, t) })
+func (r pacedCheckingResetter) CheckAccount(ctx context.Context, t Target) error {
+	return r.p.do(ctx, func() error { return r.check.CheckAccount(ctx, t) })
 }

@@ -242,12 +242,12 @@ func TestPacedServicesPassCallsThrough(t *testing.T) {
 			assert.ErrorIs(t, s.Describe(ctx, "n"), tc.err)
 			assert.Equal(t, []string{"CreateSecret", "PutVersion", "GetVersion", "GetStaged", "Promote", "Describe"}, rs.calls)
 			checked := false
-			c := pacedChecker{next: checkerFunc(func(context.Context, Target) error { checked = true; return tc.err }), p: p}
+			c := pacedCheckingResetter{pacedResetter: pacedResetter{p: p}, check: checkerFunc(func(context.Context, Target) error { checked = true; return tc.err })}
 			assert.ErrorIs(t, c.CheckAccount(ctx, Target{}), tc.err)
 			assert.True(t, checked)
 
 			var got Target
-			r := paceResetter(resetterFunc(func(_ context.Context, t Target, _ string) error { got = t; return tc.err }), p)
+			r := pacedResetter{next: resetterFunc(func(_ context.Context, t Target, _ string) error { got = t; return tc.err }), p: p}
 			target := Target{Kind: KindCloudSSO, DirectoryID: "d-1", UserID: "u-1"}
 			assert.ErrorIs(t, r.ResetPassword(ctx, target, "unused"), tc.err)
 			assert.Equal(t, target, got)

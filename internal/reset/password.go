@@ -32,34 +32,55 @@ const (
 // a policy whose length and alphabet give fewer bits is refused.
 const MinPasswordEntropyBits = 100
 
+// PasswordPolicy is the shape of generated passwords.
+type PasswordPolicy struct {
+	Length  int    // 8 to 32; default 24
+	Exclude string // characters never used (e.g. look-alikes)
+}
+
 // Validate checks the policy: Length is 0 (meaning DefaultPasswordLength) or
-// 8 to 32, Exclude leaves at least one character in each class, and the
-// two together give at least MinPasswordEntropyBits (see EntropyBits). Its
-// error is an EInvalid *Error whose Field names the configuration variable.
+// MinPasswordLength to MaxPasswordLength, Exclude leaves a character in
+// each class (EmptyClass), and the two together give at least
+// MinPasswordEntropyBits (EntropyBits). Its error is an EInvalid *Error
+// whose Field is the policy's field at fault ("Length" or "Exclude"; the
+// latter when Exclude is set and the entropy falls short): a caller that
+// reads the policy from somewhere checks it there, with these same
+// functions, and names its own source.
 func (p PasswordPolicy) Validate() error {
 	if p.Length != 0 && (p.Length < MinPasswordLength || p.Length > MaxPasswordLength) {
-		return FieldError("PASSWORD_LENGTH", "must be %d to %d, got %d", MinPasswordLength, MaxPasswordLength, p.Length)
+		return FieldError("Length", "must be %d to %d, got %d", MinPasswordLength, MaxPasswordLength, p.Length)
 	}
-	for _, c := range passwordClasses {
-		if len(without(c.chars, p.Exclude)) == 0 {
-			return FieldError("PASSWORD_EXCLUDE", "excludes every %s character", c.name)
-		}
+	if c := p.EmptyClass(); c != "" {
+		return FieldError("Exclude", "excludes every %s character", c)
 	}
 	if bits := p.EntropyBits(); bits < MinPasswordEntropyBits {
-		field, fixes := "PASSWORD_LENGTH", []string{}
-		if n := p.lengthFor(MinPasswordEntropyBits); n <= MaxPasswordLength {
-			fixes = append(fixes, fmt.Sprintf("set PASSWORD_LENGTH to at least %d", n))
+		field, fixes := "Length", []string{}
+		if n := p.LengthFor(MinPasswordEntropyBits); n <= MaxPasswordLength {
+			fixes = append(fixes, fmt.Sprintf("set the length to at least %d", n))
 		}
 		if p.Exclude != "" {
-			field = "PASSWORD_EXCLUDE"
+			field = "Exclude"
 			fixes = append(fixes, "exclude fewer characters")
 		}
-		fix := strings.Join(fixes, ", or ")
-		return FieldError(field, "with PASSWORD_LENGTH %d and PASSWORD_EXCLUDE leaving %d characters, a generated password has %.1f bits of entropy, fewer than the %d required: %s",
-			p.length(), len(p.alphabet()), math.Floor(bits*10)/10, MinPasswordEntropyBits, fix)
+		return FieldError(field, "with length %d and the exclusions leaving %d characters, a generated password has %.1f bits of entropy, fewer than the %d required: %s",
+			p.length(), p.AlphabetSize(), math.Floor(bits*10)/10, MinPasswordEntropyBits, strings.Join(fixes, ", or "))
 	}
 	return nil
 }
+
+// EmptyClass returns the name of the first character class ("upper-case",
+// "lower-case", "digit", "special") that Exclude empties, or "".
+func (p PasswordPolicy) EmptyClass() string {
+	for _, c := range passwordClasses {
+		if len(without(c.chars, p.Exclude)) == 0 {
+			return c.name
+		}
+	}
+	return ""
+}
+
+// AlphabetSize is how many characters generated passwords draw from.
+func (p PasswordPolicy) AlphabetSize() int { return len(p.alphabet()) }
 
 // EntropyBits returns a lower bound of the entropy of one generated password,
 // in bits: the generator draws one character from each class (sizes n1…n4)
@@ -78,9 +99,9 @@ func (p PasswordPolicy) EntropyBits() float64 {
 	return bits
 }
 
-// lengthFor returns the shortest length whose EntropyBits reach bits with
+// LengthFor returns the shortest length whose EntropyBits reach bits with
 // p's alphabet, or MaxPasswordLength+1 when none does.
-func (p PasswordPolicy) lengthFor(bits float64) int {
+func (p PasswordPolicy) LengthFor(bits float64) int {
 	for n := MinPasswordLength; n <= MaxPasswordLength; n++ {
 		if (PasswordPolicy{Length: n, Exclude: p.Exclude}).EntropyBits() >= bits {
 			return n
@@ -121,28 +142,28 @@ func without(chars, exclude string) string {
 	return b.String()
 }
 
-// PasswordGenerator makes passwords that meet a PasswordPolicy and CloudSSO's
+// passwordGenerator makes passwords that meet a PasswordPolicy and CloudSSO's
 // rules: one character of each class at a uniformly random position, the
 // others drawn uniformly from all allowed characters. Every draw is unbiased
 // (rejection sampling, never a bare modulo). It is safe for concurrent use if
 // its random source is.
-type PasswordGenerator struct {
+type passwordGenerator struct {
 	length  int
 	classes [4]string // each class minus the excluded characters
 	all     string    // the union of classes
 	rand    io.Reader
 }
 
-// NewPasswordGenerator returns a generator for policy drawing from rnd; a
+// newPasswordGenerator returns a generator for policy drawing from rnd; a
 // nil rnd means crypto/rand.Reader. Tests inject a deterministic reader.
-func NewPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*PasswordGenerator, error) {
+func newPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*passwordGenerator, error) {
 	if err := policy.Validate(); err != nil {
 		return nil, err
 	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	g := &PasswordGenerator{length: policy.Length, rand: rnd}
+	g := &passwordGenerator{length: policy.Length, rand: rnd}
 	if g.length == 0 {
 		g.length = DefaultPasswordLength
 	}
@@ -155,7 +176,7 @@ func NewPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*PasswordGenera
 
 // Generate returns a new password. Its only error is a failing random
 // source, an EInternal *Error; no error ever holds password characters.
-func (g *PasswordGenerator) Generate() (string, error) {
+func (g *passwordGenerator) Generate() (string, error) {
 	src := byteSource{r: g.rand}
 	pw := make([]byte, g.length)
 	defer clear(pw) // the string copy is what leaves; don't keep a second one

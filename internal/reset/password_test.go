@@ -23,17 +23,17 @@ func TestPasswordPolicyValidate(t *testing.T) {
 		{"OKShortestWithEnoughEntropy", reset.PasswordPolicy{Length: 18}, ""},
 		{"OKLongest", reset.PasswordPolicy{Length: 32}, ""},
 		{"OKExcludeLookAlikes", reset.PasswordPolicy{Length: 20, Exclude: "Il1O0o"}, ""},
-		{"ErrEntropyCloudSSOMinimum", reset.PasswordPolicy{Length: 8}, "PASSWORD_LENGTH"},
-		{"ErrEntropyOneShort", reset.PasswordPolicy{Length: 17}, "PASSWORD_LENGTH"},
-		{"ErrEntropyExcludeLookAlikes", reset.PasswordPolicy{Length: 16, Exclude: "Il1O0o"}, "PASSWORD_EXCLUDE"},
+		{"ErrEntropyCloudSSOMinimum", reset.PasswordPolicy{Length: 8}, "Length"},
+		{"ErrEntropyOneShort", reset.PasswordPolicy{Length: 17}, "Length"},
+		{"ErrEntropyExcludeLookAlikes", reset.PasswordPolicy{Length: 16, Exclude: "Il1O0o"}, "Exclude"},
 		{"OKExcludeAllButOneSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial[1:]}, ""},
-		{"ErrTooShort", reset.PasswordPolicy{Length: 7}, "PASSWORD_LENGTH"},
-		{"ErrTooLong", reset.PasswordPolicy{Length: 33}, "PASSWORD_LENGTH"},
-		{"ErrNegative", reset.PasswordPolicy{Length: -1}, "PASSWORD_LENGTH"},
-		{"ErrNoUpper", reset.PasswordPolicy{Exclude: reset.PasswordUpper}, "PASSWORD_EXCLUDE"},
-		{"ErrNoLower", reset.PasswordPolicy{Exclude: reset.PasswordLower + "A"}, "PASSWORD_EXCLUDE"},
-		{"ErrNoDigit", reset.PasswordPolicy{Exclude: reset.PasswordDigits}, "PASSWORD_EXCLUDE"},
-		{"ErrNoSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial}, "PASSWORD_EXCLUDE"},
+		{"ErrTooShort", reset.PasswordPolicy{Length: 7}, "Length"},
+		{"ErrTooLong", reset.PasswordPolicy{Length: 33}, "Length"},
+		{"ErrNegative", reset.PasswordPolicy{Length: -1}, "Length"},
+		{"ErrNoUpper", reset.PasswordPolicy{Exclude: reset.PasswordUpper}, "Exclude"},
+		{"ErrNoLower", reset.PasswordPolicy{Exclude: reset.PasswordLower + "A"}, "Exclude"},
+		{"ErrNoDigit", reset.PasswordPolicy{Exclude: reset.PasswordDigits}, "Exclude"},
+		{"ErrNoSpecial", reset.PasswordPolicy{Exclude: reset.PasswordSpecial}, "Exclude"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestPasswordPolicyValidate(t *testing.T) {
 }
 
 // TestPasswordEntropy checks the bound against figures worked by hand and
-// that the refusal names both variables, the bits and the minimum.
+// that the refusal names both fields, the bits and the minimum.
 func TestPasswordEntropy(t *testing.T) {
 	oneOfEach := reset.PasswordUpper[1:] + reset.PasswordLower[1:] + reset.PasswordDigits[1:] + reset.PasswordSpecial[1:]
 	cases := []struct {
@@ -64,10 +64,10 @@ func TestPasswordEntropy(t *testing.T) {
 		{"Default", reset.PasswordPolicy{}, 20*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13), nil},
 		{"Shortest", reset.PasswordPolicy{Length: 18}, 14*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13), nil},
 		{"OneTooShort", reset.PasswordPolicy{Length: 17}, 13*math.Log2(75) + 2*math.Log2(26) + math.Log2(10) + math.Log2(13),
-			[]string{"PASSWORD_LENGTH 17", "PASSWORD_EXCLUDE leaving 75 characters", "97.3 bits", "the 100 required: set PASSWORD_LENGTH to at least 18"}},
+			[]string{"length 17", "the exclusions leaving 75 characters", "97.3 bits", "the 100 required: set the length to at least 18"}},
 		// One character per class left: the class draws add nothing, 4 choices for the rest.
 		{"ExcludeAlmostAll", reset.PasswordPolicy{Length: 32, Exclude: oneOfEach}, 28 * 2,
-			[]string{"PASSWORD_LENGTH 32", "PASSWORD_EXCLUDE leaving 4 characters", "56.0 bits", "the 100 required", ": exclude fewer characters"}},
+			[]string{"length 32", "the exclusions leaving 4 characters", "56.0 bits", "the 100 required", ": exclude fewer characters"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestPasswordEntropy(t *testing.T) {
 			for _, part := range tc.msg {
 				assert.Contains(t, err.Error(), part)
 			}
-			assert.NotContains(t, reset.ErrorMessageOf(err), "PASSWORD_LENGTH to at least 33")
+			assert.NotContains(t, reset.ErrorMessageOf(err), "length to at least 33")
 		})
 	}
 }
@@ -219,7 +219,7 @@ func TestRotateRandomSourceFails(t *testing.T) {
 	rec := &recorder{clock: clock}
 	store := &FakeStore{rec: rec}
 	r, err := reset.NewRotator(testConfig(), map[reset.Kind]reset.Resetter{reset.KindCloudSSO: &FakeResetter{rec: rec}}, store,
-		reset.WithClock(clock), reset.WithRand(failingReader{}))
+		reset.Deps{Clock: clock, Rand: failingReader{}})
 	require.NoError(t, err)
 	res, err := r.Rotate(t.Context(), req("k", sso))
 	require.NoError(t, err)

@@ -163,9 +163,9 @@ func TestSequenceKillAfterResetThenAnotherKeyOnNewInstance(t *testing.T) {
 	require.Equal(t, reset.StatusFailed, a.Status)
 
 	// A new instance: a new rotator over the same cloud.
-	fresh, err := reset.NewRotator(e.Config,
+	fresh, err := newPacedRotator(e.Config,
 		map[reset.Kind]reset.Resetter{reset.KindCloudSSO: e.SSO, reset.KindFabric: e.Fabric}, e.Store,
-		reset.WithClock(e.Clock), reset.WithRand(rand.NewChaCha8([32]byte{9})))
+		reset.Deps{Clock: e.Clock, Rand: rand.NewChaCha8([32]byte{9})})
 	require.NoError(t, err)
 	e.Rotator = fresh
 	b := MustStep(t, t.Context(), e, "B", sso)
@@ -263,7 +263,7 @@ func TestFirstRotationOfMissingAccountsCreatesNothing(t *testing.T) {
 func TestFirstRotationWithoutAccountCheckerCreatesNothing(t *testing.T) {
 	e := MustEnv(t, nil)
 	r, err := reset.NewRotator(e.Config, map[reset.Kind]reset.Resetter{reset.KindCloudSSO: resetOnly{e.SSO}}, e.Store,
-		reset.WithClock(e.Clock))
+		reset.Deps{Clock: e.Clock})
 	require.NoError(t, err)
 	res, err := r.Rotate(t.Context(), req("k1", sso))
 	require.NoError(t, err)

@@ -8,11 +8,11 @@ import (
 	"encoding/json"
 )
 
-// PlaceholderVersionID is the id of the first version of a secret the
+// placeholderVersionID is the id of the first version of a secret the
 // rotator creates: it holds the target but no password, because the target's
 // password is not known before the first rotation. It can never equal a
 // VersionID, whose tail is hexadecimal.
-const PlaceholderVersionID = "pwreset-placeholder"
+const placeholderVersionID = "pwreset-placeholder"
 
 // versionPrefix starts every VersionID.
 const versionPrefix = "pwreset-"
@@ -35,62 +35,93 @@ func VersionID(idempotencyKey string, t Target) string {
 	return versionPrefix + hex.EncodeToString(sum[:16])
 }
 
-// secretValue is the JSON value of a secret version (DESIGN.md, "The
-// secret"). Only the fields of the target's kind are set; Password is empty
-// in the placeholder version.
-type secretValue struct {
-	Target         Kind   `json:"target"`
-	DirectoryID    string `json:"directoryId,omitempty"`
-	UserID         string `json:"userId,omitempty"`
-	OrganizationID string `json:"organizationId,omitempty"`
-	Username       string `json:"username,omitempty"`
-	Password       string `json:"password,omitempty"`
-}
-
-func newSecretValue(t Target, password string) secretValue {
-	v := secretValue{Target: t.Kind, Password: password}
-	switch t.Kind {
-	case KindCloudSSO:
-		v.DirectoryID, v.UserID = t.DirectoryID, t.UserID
-	case KindFabric:
-		v.OrganizationID, v.Username = t.OrganizationID, t.Username
-	}
-	return v
-}
-
-// SecretData returns the value of a secret version for t holding password:
-// {"target":"cloudsso","directoryId":..,"userId":..,"password":..} or
-// {"target":"fabric","organizationId":..,"username":..,"password":..}. An
+// secretData returns the value of a secret version for t holding password
+// (DESIGN.md, "The secret"): a JSON object of "target", the kind's two ids
+// under their JSON names (the table kinds), and "password", in that order:
+// {"target":"cloudsso","directoryId":..,"userId":..,"password":..}. An
 // empty password gives the placeholder value, the same object without
 // "password". The result holds the password: never log it.
-func SecretData(t Target, password string) []byte {
+func secretData(t Target, password string) []byte {
+	s := specOf(t.Kind)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// Passwords are plain ASCII; keep them readable as stored.
 	enc.SetEscapeHTML(false)
-	// Encoding a struct of strings cannot fail.
-	_ = enc.Encode(newSecretValue(t, password))
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	member := func(name, value string) {
+		if buf.Len() > 0 {
+			buf.WriteByte(',')
+		} else {
+			buf.WriteByte('{')
+		}
+		// Encoding a string cannot fail.
+		_ = enc.Encode(name)
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		buf.WriteByte(':')
+		_ = enc.Encode(value)
+		buf.Truncate(buf.Len() - 1)
+	}
+	member("target", string(t.Kind))
+	if s != nil {
+		for _, f := range s.ids {
+			member(f.json, *f.get(&t))
+		}
+	}
+	if password != "" {
+		member("password", password)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
 }
 
-// ParseSecretData returns the password a secret version's data holds for t.
-// It fails with an EInternal *Error when data is not a secret value, belongs
-// to another target, or holds no password (the placeholder). Its errors never
-// quote data, which holds a password.
-func ParseSecretData(data []byte, t Target) (string, error) {
-	var v secretValue
+// parseSecretData returns the password a secret version's data holds for t.
+// It fails with an EInternal *Error when data is not a secret value (an
+// object of strings with no member but those secretData writes), belongs
+// to another target, or holds no password (the placeholder). Its errors
+// never quote data, which holds a password.
+func parseSecretData(data []byte, t Target) (string, error) {
+	notValue := Errorf(EInternal, "secret version data of %s is not a pwreset secret value", t.Key())
+	var v map[string]*string
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	// The decoder's own error can quote the data (a syntax error names the
 	// offending character), so it is dropped, not wrapped.
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return "", Errorf(EInternal, "secret version data of %s is not a pwreset secret value", t.Key())
+	if err := dec.Decode(&v); err != nil || dec.More() || v == nil {
+		return "", notValue
 	}
-	if v != newSecretValue(t, v.Password) {
-		return "", Errorf(EInternal, "secret version data belongs to another target than %s", t.Key())
+	str := func(name string) string {
+		if p := v[name]; p != nil {
+			return *p
+		}
+		return ""
 	}
-	if v.Password == "" {
+	// What t's value would hold; any other member, of any kind, is foreign.
+	want := map[string]string{"target": string(t.Kind)}
+	if s := specOf(t.Kind); s != nil {
+		for _, f := range s.ids {
+			want[f.json] = *f.get(&t)
+		}
+	}
+	known := map[string]bool{"target": true, "password": true}
+	for i := range kinds {
+		for _, f := range kinds[i].ids {
+			known[f.json] = true
+		}
+	}
+	for name := range v {
+		if !known[name] {
+			return "", notValue
+		}
+		if _, ok := want[name]; !ok && name != "password" && str(name) != "" {
+			return "", Errorf(EInternal, "secret version data belongs to another target than %s", t.Key())
+		}
+	}
+	for name, w := range want {
+		if str(name) != w {
+			return "", Errorf(EInternal, "secret version data belongs to another target than %s", t.Key())
+		}
+	}
+	password := str("password")
+	if password == "" {
 		return "", Errorf(EInternal, "secret version data of %s holds no password", t.Key())
 	}
-	return v.Password, nil
+	return password, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/pwreset/pwreset/internal/config"
 	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/perf"
+	"github.com/pwreset/pwreset/internal/reset"
 )
 
 // Targets of issue 6.
@@ -198,7 +199,7 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 		return r, err
 	}
 	add(perf.Figure{Name: fmt.Sprintf("batch of %d, %.0f calls/s per API, %s latency, MAX_IN_FLIGHT %d (latency cap %.0f targets/s): wall (floor %s)",
-		o.targets, o.rate, o.latency, config.DefaultMaxInFlight, perf.LatencyCap(config.DefaultMaxInFlight, maxCallsPerRot, o.latency), sec(b.Floor)),
+		o.targets, o.rate, o.latency, reset.DefaultMaxInFlight, perf.LatencyCap(reset.DefaultMaxInFlight, maxCallsPerRot, o.latency), sec(b.Floor)),
 		Value: fmt.Sprintf("%s = %.0f%% of the rate limit", sec(b.Wall), 100*b.Throughput()), Target: fmt.Sprintf("≥ %.0f%%", 100*minThroughput),
 		Pass: b.Throughput() >= minThroughput, Command: reproduce})
 	add(perf.Figure{Name: "batch: failed targets", Value: fmt.Sprint(b.Targets - b.Rotated), Target: "0", Pass: b.Rotated == b.Targets, Command: reproduce})
@@ -290,7 +291,7 @@ func notes(o options) []string {
 		fmt.Sprintf("Round trips, connections and process CPU: the real binary under the emulated runtime API serves %d sequential single-target invocations; the cloud counts its API calls and the TCP connections each endpoint accepted; CPU is utime+stime of the function process from /proc (10 ms ticks, so read it over many invocations).", o.sequential),
 		fmt.Sprintf("Batch: the real binary rotates %d CloudSSO users once unthrottled (so that every secret exists), then again with each API limited to %.0f calls/s (token buckets: KMS at %.0f/s for its three APIs on the happy path, GetSecretValue, PutSecretValue and UpdateSecretVersionStage; CloudSSO at %.0f/s for ResetUserPassword) and %s of latency on every call. The buckets start full (one second's worth of calls), so the floor is (targets − rate·1 s) ÷ rate: the first second's targets pass at once, the rest at the rate. Wall time runs from the runtime handing the batch over to the response. Peak RSS is the function process's VmHWM.", o.targets, o.rate, 3*o.rate, o.rate, o.latency),
 		fmt.Sprintf("MAX_IN_FLIGHT sweep (`-in-flight %s`): the same batch again with the function's MAX_IN_FLIGHT set to each value in its environment, nothing else changed. The latency cap of each row is MAX_IN_FLIGHT ÷ (4 calls × the latency).", o.inFlight.String()),
-		fmt.Sprintf("Overload batch: the same at %.0f calls/s per API, where %d targets in flight (MAX_IN_FLIGHT's default) would send several times what CloudSSO grants: a throttled service's calls are paced (internal/reset's pacer: AIMD on the rate, one pacer per service) on top of each call's backoff with full jitter, so that the share of throttled answers stays small and no target spends its attempts.", o.stressRate, config.DefaultMaxInFlight),
+		fmt.Sprintf("Overload batch: the same at %.0f calls/s per API, where %d targets in flight (MAX_IN_FLIGHT's default) would send several times what CloudSSO grants: a throttled service's calls are paced (internal/reset's pacer: AIMD on the rate, one pacer per service) on top of each call's backoff with full jitter, so that the share of throttled answers stays small and no target spends its attempts.", o.stressRate, reset.DefaultMaxInFlight),
 	}
 }
 

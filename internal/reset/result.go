@@ -1,10 +1,5 @@
 package reset
 
-// This file fixes the rotator's exported API so the handler and the tests can
-// be written against it; rotator.go implements it.
-
-import "time"
-
 // Status is the outcome of one target's rotation.
 type Status string
 
@@ -47,26 +42,4 @@ type Result struct {
 	// Err is set when Status is StatusFailed or StatusSkipped; it is an
 	// *Error whose message is safe to show.
 	Err error
-}
-
-// PasswordPolicy is the shape of generated passwords.
-type PasswordPolicy struct {
-	Length  int    // 8 to 32; default 24
-	Exclude string // characters never used (e.g. look-alikes)
-}
-
-// Config configures a Rotator. Zero values take the defaults noted.
-type Config struct {
-	SecretPrefix           string   // default "pwreset/"
-	AllowedDirectoryIDs    []string // empty allows all
-	AllowedOrganizationIDs []string // empty allows all
-	Password               PasswordPolicy
-	MaxInFlight            int           // targets rotated at once; default 8
-	MaxAttempts            int           // tries per cloud call when throttled or unavailable; default 5
-	BaseBackoff            time.Duration // first backoff; default 100ms
-	MaxBackoff             time.Duration // backoff cap; default 5s
-	// StepReserve is the time a single cloud call is allowed; a target is not
-	// started unless 3 of them fit before the deadline, and a reset is not
-	// started unless the promote after it fits. Default 3s.
-	StepReserve time.Duration
 }

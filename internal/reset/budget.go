@@ -1,0 +1,48 @@
+package reset
+
+import (
+	"context"
+	"time"
+)
+
+// The time budget. An invocation has a deadline (Function Compute's
+// timeout, in ctx); three mechanisms, each with one job, decide whether a
+// call waits or gives up. This is their one description; DESIGN.md ("Time
+// budget") and the other doc comments point here.
+//
+//  1. The step reserve (Config.StepReserve, default 3s) is the time one
+//     cloud call is allowed. A target is started only if the steps it has
+//     left fit before the deadline (fits: 4 for a rotation, 1 for a dry
+//     run), a reset only if the promote after it fits, and a roll-forward
+//     only if its reset and promote do; otherwise the target is skipped or
+//     fails EUnavailable with its password kept, never cut off mid-step.
+//  2. Each try of a call (retry) runs under a context that ends at its
+//     step's end (stepEnd: the deadline less the reserves of the steps
+//     after it), and a backoff that would pass that end is not slept: the
+//     call gives up with its last error instead. Only EThrottled and
+//     EUnavailable are retried, at most Config.MaxAttempts tries, after
+//     a full-jitter backoff between Config.BaseBackoff and MaxBackoff.
+//  3. The pacer (Pace, wired by app.New) spaces the calls to a service
+//     that throttles a crowd of calls. A paced call waits its turn only
+//     while its context allows: a turn that would start after the try's
+//     deadline is given up at once (context.DeadlineExceeded, counted
+//     EUnavailable), so pacing never outlasts the step's end either.
+//
+// Below reset, the adapters cap each call at their connect plus read
+// timeouts (internal/aliyun, call.go), or the context's deadline if earlier.
+
+// fits reports whether n steps fit before ctx's deadline.
+func (r *Rotator) fits(ctx context.Context, n int) bool {
+	d, ok := ctx.Deadline()
+	return !ok || d.Sub(r.clock.Now()) >= time.Duration(n)*r.cfg.StepReserve
+}
+
+// stepEnd is the time by which a step must end so that the n steps after it
+// still fit before ctx's deadline.
+func (r *Rotator) stepEnd(ctx context.Context, after int) (time.Time, bool) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return d.Add(-time.Duration(after) * r.cfg.StepReserve), true
+}

@@ -1,0 +1,138 @@
+package reset
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Rotate checks req (a failure is returned as the error, before any cloud
+// call) and then rotates each distinct target, at most MaxInFlight at once.
+// It returns one Result per target of req, in its order; a target's failure
+// is in its Result and does not stop the others, and every failed or
+// skipped Result carries an Err. Once ctx is done, or its deadline too near
+// to finish a rotation (see budget.go), no new target is started: those are
+// StatusSkipped. A panic in one target's rotation fails that target with
+// EInternal and no other. A dry run checks each target's secret is readable
+// and changes nothing.
+func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
+	p, err := r.plan(req)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(p.targets))
+	slots := make(chan struct{}, r.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	for i, t := range p.targets {
+		in := rotation{
+			target:     t,
+			secretName: t.SecretName(r.cfg.SecretPrefix),
+			versionID:  VersionID(req.IdempotencyKey, t),
+			dryRun:     req.DryRun,
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			// Whether or not a slot was taken, the target is not started.
+			select {
+			case <-slots:
+			default:
+			}
+			out[i] = r.logResult(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", ctx.Err()))
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			out[i] = r.runOne(ctx, in)
+		})
+	}
+	wg.Wait()
+	results := make([]Result, len(req.Targets))
+	for i, j := range p.index {
+		results[i] = out[j]
+	}
+	return results, nil
+}
+
+// rotation is the input of one target's rotation.
+type rotation struct {
+	target     Target
+	secretName string
+	versionID  string
+	dryRun     bool
+}
+
+func (in rotation) result(s Status) Result {
+	return Result{Target: in.target, Status: s, SecretName: in.secretName, VersionID: in.versionID}
+}
+
+func (in rotation) skipped(msg string, cause error) Result {
+	res := in.result(StatusSkipped)
+	res.Err = &Error{Code: EUnavailable, Message: msg, Err: cause}
+	return res
+}
+
+// failed is a failed Result. A nil err (a bug: every failure has a cause)
+// still gives an Err, so that the guarantee of Rotate holds.
+func (in rotation) failed(err *Error) Result {
+	res := in.result(StatusFailed)
+	if err == nil {
+		err = Errorf(EInternal, "the rotation failed without a reason")
+	}
+	res.Err = err
+	return res
+}
+
+// runOne runs one target and logs its outcome. A panic in it is this
+// target's failure, not the process's: the other targets of the invocation
+// (and of the instance's other invocations) go on. The panic's value may
+// quote anything, a password included, so it is neither logged nor kept.
+// Whatever the rotation had done is safe as after any crash: each protocol
+// step is safe to run again, and a later rotation finishes it.
+func (r *Rotator) runOne(ctx context.Context, in rotation) (res Result) {
+	start := r.clock.Now()
+	defer func() {
+		if recover() != nil {
+			res = in.failed(Errorf(EInternal, "an internal error stopped the rotation of this target; a retry with any key finishes it"))
+		}
+		res = r.logResult(ctx, in, start, res)
+	}()
+	if in.dryRun {
+		return r.dryRun(ctx, in)
+	}
+	unlock, err := r.locks.lock(ctx, in.target.Key())
+	if err != nil {
+		return in.skipped("the invocation ended while another rotation of this target ran", err)
+	}
+	defer unlock()
+	return r.rotate(ctx, in)
+}
+
+// logResult logs one target's outcome, its one line: its ids and where its
+// password is, never the password or the secret data; at error level when
+// the target failed or was skipped, so LOG_LEVEL=error still shows it.
+func (r *Rotator) logResult(ctx context.Context, in rotation, start time.Time, res Result) Result {
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String("kind", string(in.target.Kind)),
+		slog.String("target", in.target.Key()),
+		slog.String("secretName", in.secretName),
+		slog.String("versionId", in.versionID),
+		slog.String("status", string(res.Status)),
+		slog.Bool("resumed", res.Resumed),
+		slog.String("rolledForward", res.RolledForward),
+		slog.Bool("dryRun", in.dryRun),
+		slog.Int64("durationMs", r.clock.Now().Sub(start).Milliseconds()),
+	}
+	if res.Err != nil {
+		level = slog.LevelError
+		attrs = append(attrs,
+			slog.String("code", string(ErrorCodeOf(res.Err))),
+			slog.String("error", ErrorMessageOf(res.Err)))
+	}
+	r.log.LogAttrs(ctx, level, "password rotation", attrs...)
+	return res
+}
