@@ -5,7 +5,7 @@
 # npx (Node.js).
 
 # The binary's name is the function's handler (s.yaml: handler: main);
-# internal/deploy's tests check the two agree. DIST is s.yaml's code:
+# internal/checks/deploy's tests check the two agree. DIST is s.yaml's code:
 # directory, uploaded as is by `s deploy`: nothing else goes there.
 BINARY   ?= main
 DIST     ?= dist
@@ -71,7 +71,7 @@ build: ## Build dist/main for Function Compute (linux/amd64, static, stripped, v
 .PHONY: package
 package: build ## Zip the binary, named as the handler, into release/pwreset.zip (+ .sha256).
 	@mkdir -p $(dir $(PACKAGE))
-	$(GO) run ./internal/deploy/mkzip -o $(PACKAGE) -name $(BINARY) $(DIST)/$(BINARY)
+	$(GO) run ./internal/tools/mkzip -o $(PACKAGE) -name $(BINARY) $(DIST)/$(BINARY)
 	@echo "wrote $(PACKAGE) and $(PACKAGE).sha256 ($(VERSION))"
 
 .PHONY: test
@@ -101,12 +101,12 @@ lint: ## gofmt (must list nothing) and go vet.
 
 .PHONY: demo
 demo: ## Run a rotation end to end on the local cloud: no account, no network.
-	$(GO) run ./internal/demo
+	$(GO) run ./internal/tools/demo
 
 .PHONY: bench
 bench: ## Run the benchmarks, measure against the targets, write docs/PERFORMANCE.md.
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) run ./internal/perf/cmd/perfreport -out docs/PERFORMANCE.md
+	$(GO) run ./internal/checks/perf/cmd/perfreport -out docs/PERFORMANCE.md
 
 # need-s stops with a clear message when neither s nor Node.js is there.
 .PHONY: need-s
@@ -123,7 +123,7 @@ deploy: need-s ## Deploy with Serverless Devs (s deploy -a ACCESS ARGS; pre-depl
 
 .PHONY: eventbridge
 eventbridge: ## Create or update the EventBridge bus, rule and target (PWRESET_ACCOUNT_ID, deployer's AccessKey).
-	$(GO) run ./internal/ebsetup/cmd/ebsetup -spec s.yaml $(EB_ARGS)
+	$(GO) run ./internal/tools/ebsetup/cmd/ebsetup -spec s.yaml $(EB_ARGS)
 
 .PHONY: invoke
 invoke: need-s ## Invoke the deployed function with events/$EVENT (default: a dry run).
@@ -150,7 +150,7 @@ role: ## Create or update the function's RAM role and its policy docs/ram-policy
 
 .PHONY: remove
 remove: need-s ## Remove the EventBridge rule and bus, then the function and its triggers (s remove).
-	$(GO) run ./internal/ebsetup/cmd/ebsetup -spec s.yaml -remove $(EB_ARGS)
+	$(GO) run ./internal/tools/ebsetup/cmd/ebsetup -spec s.yaml -remove $(EB_ARGS)
 	@$(NOTTY); set -x; $(S) remove -a $(ACCESS) $$yes $(ARGS)
 
 .PHONY: clean

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/handler"
-	"github.com/pwreset/pwreset/internal/emulator"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 type invokeFunc = func(ctx context.Context, event []byte) (any, error)

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 func TestCheckAccount(t *testing.T) {

@@ -204,7 +204,7 @@ func runtimeOptions() *dara.RuntimeOptions {
 type rpcAction struct{ Action, Version string }
 
 // params describes a for CallApi. Callers write a as a literal with its
-// Action and Version keys: internal/deploy's policy test derives the RAM
+// Action and Version keys: internal/checks/deploy's policy test derives the RAM
 // actions from them.
 func (a rpcAction) params() *openapi.Params {
 	return &openapi.Params{

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 const busName = "pwreset-outcomes"

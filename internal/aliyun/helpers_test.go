@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
-// Fixture identities (internal/emulator/testdata/fixture.json).
+// Fixture identities (internal/testenv/emulator/testdata/fixture.json).
 const (
 	dirID        = emulator.FixtureDirectoryID
 	userID       = emulator.FixtureUserID

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 func ssoTarget(dir, user string, requireReset bool) reset.Target {

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 func TestListSecretsPaging(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 // MustServeFunction starts a runtime API and a function instance polling it:

@@ -18,8 +18,8 @@ import (
 	"github.com/pwreset/pwreset/internal/aliyun"
 	"github.com/pwreset/pwreset/internal/app"
 	"github.com/pwreset/pwreset/internal/config"
-	"github.com/pwreset/pwreset/internal/emulator"
 	"github.com/pwreset/pwreset/internal/reset"
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
 )
 
 // MustLocalConfig starts a local cloud and loads a Config pointing at it, as

@@ -1,0 +1,224 @@
+// Command demo shows pwreset at work with no account and no network: it
+// builds the function, starts the local cloud and Function Compute runtime,
+// runs the real binary under them, sends every sample event in events/, and
+// prints for each the response, the secret's versions in the local KMS, the
+// function's log lines and a check that the password now in effect on each
+// target is the one staged ACSCurrent. It never prints a password, and exits
+// non-zero if any check fails.
+//
+//	go run ./internal/tools/demo [-binary path] [-events dir]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pwreset/pwreset/internal/testenv/emulator"
+	"github.com/pwreset/pwreset/internal/testenv/localrun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// errChecksFailed is returned when the demo ran but something it checks did
+// not hold.
+var errChecksFailed = errors.New("some checks failed")
+
+// invokeTimeout bounds one invocation; the samples finish in milliseconds.
+const invokeTimeout = 60 * time.Second
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	binary := fs.String("binary", "", "the built function (default: build it now with go build)")
+	events := fs.String("events", "events", "directory of sample events; every *.json file is sent")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(*events, "*.json"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no sample events in %s", *events)
+	}
+	sort.Strings(files)
+
+	if *binary == "" {
+		dir, err := os.MkdirTemp("", "pwreset-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		*binary = filepath.Join(dir, "main")
+		fmt.Fprintf(stdout, "Building the function (%s)…\n", localrun.FunctionPackage)
+		if err := localrun.Build(ctx, *binary); err != nil {
+			return err
+		}
+	}
+
+	stack, err := localrun.Start(ctx, localrun.Config{Binary: *binary})
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	fmt.Fprintf(stdout, "Local cloud: KMS %s, CloudSSO %s, BaaS %s\n", stack.Endpoints.KMS, stack.Endpoints.CloudSSO, stack.Endpoints.BaaS)
+	fmt.Fprintf(stdout, "Function Compute runtime API: %s; invocations carry the role credentials %s\n", stack.RuntimeAddr, stack.Role.AccessKeyID)
+
+	d := &demo{stack: stack, out: stdout}
+	for i, file := range files {
+		if err := d.send(ctx, i+1, file); err != nil {
+			return err
+		}
+	}
+	// The whole of the function's output, not only the lines shown above.
+	fmt.Fprintln(stdout)
+	d.check(!stack.ContainsPassword(stack.Output.String()), "no password in anything the function printed (%d lines)", strings.Count(stack.Output.String(), "\n"))
+	fmt.Fprintf(stdout, "\n%d events sent, %d checks passed, %d failed.\n", len(files), d.passed, d.failed)
+	if d.failed > 0 {
+		return fmt.Errorf("%d of %d: %w", d.failed, d.passed+d.failed, errChecksFailed)
+	}
+	return nil
+}
+
+// demo sends events and reports on them.
+type demo struct {
+	stack          *localrun.Stack
+	out            io.Writer
+	passed, failed int
+}
+
+func (d *demo) check(ok bool, format string, args ...any) {
+	verdict := "OK"
+	if ok {
+		d.passed++
+	} else {
+		d.failed++
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(d.out, "  check: %s: %s\n", fmt.Sprintf(format, args...), verdict)
+}
+
+// show prints text indented, unless it holds a password: that would be a
+// leak, and is reported as a failed check instead of shown.
+func (d *demo) show(what, text string) {
+	if d.stack.ContainsPassword(text) {
+		d.check(false, "%s holds no password", what)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Fprintln(d.out, "    "+line)
+	}
+}
+
+// send invokes the function with one event file and reports what happened.
+func (d *demo) send(ctx context.Context, n int, file string) error {
+	name := strings.TrimSuffix(filepath.Base(file), ".json")
+	event, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "\n== %d. %s (%s)\n", n, name, file)
+	ictx, cancel := context.WithTimeout(ctx, invokeTimeout)
+	defer cancel()
+	requestID := fmt.Sprintf("demo-%02d-%s", n, name)
+	out, err := d.stack.Invoke(ictx, event, emulator.Invocation{RequestID: requestID})
+	if err != nil {
+		return err
+	}
+	answer, err := localrun.Decode(event, out)
+	if err != nil {
+		d.check(false, "the response follows the contract (%v)", err)
+		return nil
+	}
+
+	d.printResponse(answer, out)
+	d.check(answer.OK(), "the invocation succeeded")
+	for _, r := range answer.Results() {
+		d.printSecret(r.SecretName)
+	}
+	fmt.Fprintln(d.out, "  function log:")
+	logs, err := d.stack.Logs(ictx, requestID)
+	if err != nil {
+		return err
+	}
+	d.show("the log", strings.Join(logs, "\n"))
+	for _, r := range answer.Results() {
+		err := d.stack.CheckInEffect(r)
+		d.check(err == nil, "password in effect on %s == ACSCurrent of %s", r.TargetName(), r.SecretName)
+		if err != nil {
+			fmt.Fprintf(d.out, "    %v\n", err)
+		}
+	}
+	return nil
+}
+
+func (d *demo) printResponse(a localrun.Answer, out emulator.Outcome) {
+	switch {
+	case a.FunctionError != nil:
+		fmt.Fprintf(d.out, "  function error (%s):\n", a.FunctionError.Type)
+		d.show("the function error", a.FunctionError.Message)
+		return
+	case a.HTTP != nil:
+		fmt.Fprintf(d.out, "  response: HTTP %d\n", a.HTTP.StatusCode)
+		body := prettyRaw([]byte(a.HTTP.Body))
+		if a.HTTP.IsBase64Encoded {
+			body = pretty(a.Responses[0])
+		}
+		d.show("the response", body)
+	default:
+		fmt.Fprintln(d.out, "  response:")
+		d.show("the response", prettyRaw(out.Payload))
+	}
+}
+
+// printSecret lists a secret's versions and stages, never their data.
+func (d *demo) printSecret(name string) {
+	sec, ok := d.stack.Cloud.Secret(name)
+	if !ok {
+		fmt.Fprintf(d.out, "  secret %s: not in the local KMS\n", name)
+		return
+	}
+	fmt.Fprintf(d.out, "  secret %s in the local KMS:\n", name)
+	for _, v := range sec.Versions {
+		stages := strings.Join(v.Stages, ",")
+		if stages == "" {
+			stages = "-"
+		}
+		fmt.Fprintf(d.out, "    version %-40s stages %-24s created %s\n", v.VersionID, stages, v.Created.UTC().Format(time.RFC3339))
+	}
+}
+
+func pretty(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func prettyRaw(b []byte) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return string(b)
+	}
+	return buf.String()
+}
