@@ -140,8 +140,9 @@ func begin(ctx context.Context) (context.Context, invocation) {
 
 // serve runs a decoded delivery, or answers its refusal, and logs the
 // invocation's one line. A function deployed with a bad configuration
-// answers every invocation with the reason (see NewMisconfigured). A panic
-// answers an internal RetryableError.
+// answers every invocation with the reason (see NewMisconfigured) and logs
+// none: main logged the cause once. A panic answers an internal
+// RetryableError.
 func (h *Handler) serve(ctx context.Context, inv invocation, d delivery, refused error) (a answer) {
 	attrs := []slog.Attr{slog.String("requestId", inv.requestID)}
 	if d.trigger != "" {
@@ -160,7 +161,10 @@ func (h *Handler) serve(ctx context.Context, inv invocation, d delivery, refused
 				extra = append(extra, slog.String("panic", re.Error()))
 			}
 		}
-		h.log(ctx, inv, a, extra)
+		if h.broken == nil {
+			// A misconfigured function's cause was logged once, at start.
+			h.log(ctx, inv, a, extra)
+		}
 	}()
 	if h.broken != nil {
 		refused = &edgeError{http.StatusInternalServerError, CodeFunctionMisconfigured,

@@ -38,44 +38,9 @@ func decodeHTTP(event json.RawMessage, d *delivery) error {
 	if d.requestID == "" {
 		d.requestID = ev.RequestContext.RequestID
 	}
-	if m := ev.RequestContext.HTTP.Method; m != http.MethodPost {
-		return &edgeError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
-	}
-	if name, ok := firstQueryParameter(ev.QueryParameters); ok {
-		// Like an unknown body field: a parameter pwreset ignored could have
-		// meant something to the caller (?dryRun=true would rotate for real).
-		return reset.Errorf(reset.EInvalid, "query parameter %s: is not known: pwreset takes no query parameter (dryRun goes in the body)", name)
-	}
-	for _, name := range headersRead {
-		if n := count(ev.Headers, name); n > 1 {
-			// The event's headers are a JSON object: names that differ only in
-			// case are different keys, and which one lookup finds would depend
-			// on map order.
-			return reset.FieldError(name, "the header is given %d times, with names that differ only in case: it is ambiguous; send it once", n)
-		}
-	}
-	if ct := header(ev.Headers, "Content-Type"); ct != "" {
-		mt, params, err := mime.ParseMediaType(ct)
-		switch {
-		case err != nil, mt != "application/json" && !strings.HasSuffix(mt, "+json"):
-			return &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: must be application/json"}
-		case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
-			return &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: the charset must be utf-8"}
-		}
-	}
-	body := []byte(ev.Body)
-	if ev.IsBase64Encoded {
-		// Check the size first, so an oversized body is never decoded.
-		if base64.StdEncoding.DecodedLen(len(ev.Body)) > MaxBodyBytes+2 {
-			return tooLarge()
-		}
-		var err error
-		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
-			return reset.FieldError("body", "is marked isBase64Encoded but is not valid Base64")
-		}
-	}
-	if len(body) > MaxBodyBytes {
-		return tooLarge()
+	body, err := httpBody(ev)
+	if err != nil {
+		return err
 	}
 	key := d.requestID
 	if k, ok := lookup(ev.Headers, IdempotencyKeyHeader); ok {
@@ -88,6 +53,51 @@ func decodeHTTP(event json.RawMessage, d *delivery) error {
 	}
 	d.envs = []envelope{newEnvelope(ScopedKey("http", key), body, "body", slog.String("idempotencyKey", key))}
 	return nil
+}
+
+// httpBody checks the HTTP request (method, query, headers, media type,
+// size) and returns its body, decoded from Base64 when marked so.
+func httpBody(ev HTTPEvent) ([]byte, error) {
+	if m := ev.RequestContext.HTTP.Method; m != http.MethodPost {
+		return nil, &edgeError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
+	}
+	if name, ok := firstQueryParameter(ev.QueryParameters); ok {
+		// Like an unknown body field: a parameter pwreset ignored could have
+		// meant something to the caller (?dryRun=true would rotate for real).
+		return nil, reset.Errorf(reset.EInvalid, "query parameter %s: is not known: pwreset takes no query parameter (dryRun goes in the body)", name)
+	}
+	for _, name := range headersRead {
+		if n := count(ev.Headers, name); n > 1 {
+			// The event's headers are a JSON object: names that differ only in
+			// case are different keys, and which one lookup finds would depend
+			// on map order.
+			return nil, reset.FieldError(name, "the header is given %d times, with names that differ only in case: it is ambiguous; send it once", n)
+		}
+	}
+	if ct := header(ev.Headers, "Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil, mt != "application/json" && !strings.HasSuffix(mt, "+json"):
+			return nil, &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: must be application/json"}
+		case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+			return nil, &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: the charset must be utf-8"}
+		}
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		// Check the size first, so an oversized body is never decoded.
+		if base64.StdEncoding.DecodedLen(len(ev.Body)) > MaxBodyBytes+2 {
+			return nil, tooLarge()
+		}
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return nil, reset.FieldError("body", "is marked isBase64Encoded but is not valid Base64")
+		}
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return body, nil
 }
 
 func tooLarge() *edgeError {
