@@ -6,264 +6,243 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"log/slog"
 
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// jsonKind is the JSON type a request field must have.
-type jsonKind int
-
-const (
-	kindString jsonKind = iota
-	kindBool
-	kindTargets // an array of target objects
-)
-
-// targetFields are the fields of a TargetSpec; requestFields those of a
-// Request. decodeRequest checks them before encoding/json sees the input,
-// because encoding/json matches names case-insensitively, takes the last of
-// duplicate keys and reads null as a zero value: all ways to smuggle a field
-// past a reviewer.
-var (
-	targetFields = map[string]jsonKind{
-		"target":                           kindString,
-		"directoryId":                      kindString,
-		"userId":                           kindString,
-		"requirePasswordResetForNextLogin": kindBool,
-		"organizationId":                   kindString,
-		"username":                         kindString,
-		"location":                         kindString,
-	}
-	requestFields = func() map[string]jsonKind {
-		m := map[string]jsonKind{"targets": kindTargets, "dryRun": kindBool}
-		for k, v := range targetFields {
-			m[k] = v
-		}
-		return m
-	}()
-)
-
-// decodeRequest decodes a Request strictly (see Request). where names the
-// envelope field that held it ("body", "data", "payload") for errors about
-// the input as a whole. Errors are EInvalid *reset.Error values whose Field
-// is the JSON path at fault.
-func decodeRequest(data []byte, where string) (Request, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return Request{}, reset.FieldError(where, "is empty: it must hold the request as a JSON object")
-	}
-	c := checker{dec: json.NewDecoder(bytes.NewReader(data)), where: where}
-	if err := c.object("", requestFields); err != nil {
-		return Request{}, err
-	}
-	if _, err := c.dec.Token(); err != io.EOF {
-		return Request{}, reset.FieldError(where, "holds data after the request object")
-	}
-	var req Request
-	if err := json.Unmarshal(data, &req); err != nil {
-		// The checker admits only what encoding/json decodes; reaching here
-		// is a bug, reported without the input.
-		return Request{}, &reset.Error{Code: reset.EInternal, Field: where, Message: "could not be decoded", Err: err}
-	}
-	if err := req.checkForm(); err != nil {
-		return Request{}, err
-	}
-	return req, nil
+// delivery is an invocation's event, decoded: which trigger sent it and the
+// requests it carries, one envelope each.
+type delivery struct {
+	trigger Trigger
+	// stream is set for EventBridge's event-streaming form: an array of
+	// CloudEvents, whose failures are summarized by event.
+	stream bool
+	// requestID is the answer's request id: the invocation's, or for an
+	// HTTP trigger without an FC context the event's own.
+	requestID string
+	envs      []envelope
 }
 
-// checkForm checks that the request uses exactly one of its two forms.
-func (r Request) checkForm() error {
-	single := r.TargetSpec != TargetSpec{}
+// envelope is one request as its trigger delivered it.
+type envelope struct {
+	key   string      // the scoped idempotency key (ScopedKey)
+	where string      // the event field that held the body: "body", "data", "payload", "event"
+	attrs []slog.Attr // the log attributes of the request: idempotencyKey, eventId
+	req   Request     // the body, decoded strictly
+	// err, when set, fails the request as a whole before any cloud call:
+	// its key or its body breaks a rule.
+	err error
+}
+
+// newEnvelope decodes body into an envelope under key.
+func newEnvelope(key string, body []byte, where string, attrs ...slog.Attr) envelope {
+	env := envelope{key: key, where: where, attrs: attrs}
+	env.req, env.err = decodeRequest(body, where)
+	return env
+}
+
+// decode turns an invocation's event into its delivery, calling nothing. Its
+// shape says the trigger (see Invoke). An error refuses the event as a
+// whole: an *edgeError or an EInvalid *reset.Error (EInternal when the
+// request id cannot be a key); the delivery then still says the trigger,
+// when known, and the request id.
+func decode(event json.RawMessage, requestID string) (delivery, error) {
+	d := delivery{requestID: requestID}
+	trimmed := bytes.TrimLeft(event, " \t\r\n")
+	var probe eventProbe
 	switch {
-	case r.Targets != nil && single:
-		if r.Target != "" {
-			return reset.FieldError("targets", "must not be given with target: name one target, or a batch in targets")
+	case len(trimmed) > 0 && trimmed[0] == '[':
+		d.trigger, d.stream = TriggerEventBridge, true
+	case len(trimmed) == 0 || trimmed[0] != '{':
+		return d, reset.FieldError("event", "must be a JSON object or array")
+	default:
+		if err := json.Unmarshal(event, &probe); err != nil {
+			return d, reset.FieldError("event", "%s", jsonProblem(err))
 		}
-		return reset.FieldError(firstSetField(r.TargetSpec), "must be inside an entry of targets in a batch")
-	case r.Targets == nil && r.Target == "":
-		return reset.FieldError("target", `is required: "cloudsso" or "fabric" (or targets, for a batch)`)
-	case r.Targets != nil && len(r.Targets) == 0:
-		return reset.FieldError("targets", "must hold at least one target")
+		var err error
+		if d.trigger, err = probe.trigger(); err != nil {
+			return d, err
+		}
 	}
-	return nil
-}
-
-func firstSetField(t TargetSpec) string {
+	if d.trigger != TriggerHTTP && len(event) > MaxEventBytes {
+		return d, reset.FieldError("event", "is %d bytes, more than the %d an asynchronous invocation of Function Compute carries, so an EventBridge or timer trigger cannot deliver it: "+
+			"split the batch into several events, or send it to the HTTP trigger (up to %d bytes)", len(event), MaxEventBytes, MaxBodyBytes)
+	}
+	var err error
 	switch {
-	case t.DirectoryID != "":
-		return "directoryId"
-	case t.UserID != "":
-		return "userId"
-	case t.RequirePasswordResetForNextLogin:
-		return "requirePasswordResetForNextLogin"
-	case t.OrganizationID != "":
-		return "organizationId"
-	case t.Username != "":
-		return "username"
+	case d.stream:
+		d.envs, err = decodeStream(event)
+	case d.trigger == TriggerHTTP:
+		err = decodeHTTP(event, &d)
+	case d.trigger == TriggerEventBridge:
+		var ev CloudEvent
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return d, reset.FieldError("event", "%s", jsonProblem(err))
+		}
+		d.envs = []envelope{cloudEventEnvelope(ev)}
+	case d.trigger == TriggerTimer:
+		d.envs, err = decodeTimer(event)
+	default:
+		// A direct invocation's key is the request id: Function Compute keeps
+		// it across the retries of an asynchronous invocation.
+		if rule := checkKey(requestID); rule != "" {
+			return d, reset.Errorf(reset.EInternal, "the invocation's request id, its idempotency key, %s", rule)
+		}
+		d.envs = []envelope{newEnvelope(ScopedKey("direct", requestID), event, "event", slog.String("idempotencyKey", requestID))}
 	}
-	return "location"
+	return d, err
 }
 
-// resetRequest returns the domain request of r under key.
-func (r Request) resetRequest(key string) reset.Request {
-	out := reset.Request{IdempotencyKey: key, DryRun: r.DryRun, Batch: r.Targets != nil}
-	if r.Targets == nil {
-		out.Targets = []reset.Target{r.TargetSpec.target()}
-		return out
-	}
-	out.Targets = make([]reset.Target, len(r.Targets))
-	for i, t := range r.Targets {
-		out.Targets[i] = t.target()
-	}
-	return out
+// eventProbe holds the fields that tell the triggers apart.
+type eventProbe struct {
+	SpecVersion    json.RawMessage `json:"specversion"`
+	RequestContext json.RawMessage `json:"requestContext"`
+	TriggerName    json.RawMessage `json:"triggerName"`
+	TriggerTime    json.RawMessage `json:"triggerTime"`
+	Target         json.RawMessage `json:"target"`
+	Targets        json.RawMessage `json:"targets"`
 }
 
-func (t TargetSpec) target() reset.Target {
-	return reset.Target{
-		Kind:                             t.Target,
-		DirectoryID:                      t.DirectoryID,
-		UserID:                           t.UserID,
-		RequirePasswordResetForNextLogin: t.RequirePasswordResetForNextLogin,
-		OrganizationID:                   t.OrganizationID,
-		Username:                         t.Username,
-		Location:                         t.Location,
+func (p eventProbe) trigger() (Trigger, error) {
+	switch {
+	case p.SpecVersion != nil:
+		return TriggerEventBridge, nil
+	case p.RequestContext != nil:
+		return TriggerHTTP, nil
+	case p.TriggerName != nil || p.TriggerTime != nil:
+		return TriggerTimer, nil
+	case p.Target != nil || p.Targets != nil:
+		return TriggerInvoke, nil
 	}
+	return "", reset.FieldError("event", "is neither an HTTP trigger, EventBridge or timer event nor a request (no target or targets field)")
 }
 
-// checker walks the tokens of a request and rejects anything encoding/json
-// would silently accept. It never quotes a value: a rejected field may be
-// a password.
-type checker struct {
-	dec   *json.Decoder
-	where string
+// cloudEventEnvelope checks one CloudEvent's source and id, its key, and
+// decodes the request in its data.
+func cloudEventEnvelope(ev CloudEvent) envelope {
+	env := envelope{key: ScopedKey("eventbridge", ev.Source, ev.ID), where: "data"}
+	if rule := checkKey(ev.ID); rule != "" {
+		// An id that breaks the rules is not logged: it is the caller's text.
+		env.err = reset.FieldError("id", "%s", rule)
+		return env
+	}
+	env.attrs = []slog.Attr{slog.String("idempotencyKey", ev.ID), slog.String("eventId", ev.ID)}
+	// source and id together identify a CloudEvent: the key needs both.
+	if rule := checkKey(ev.Source); rule != "" {
+		env.err = reset.FieldError("source", "%s", rule)
+		return env
+	}
+	data := []byte(ev.Data)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '"' {
+		// A producer that sent the request as text: EventBridge passes it on
+		// as a JSON string.
+		var s string
+		if err := json.Unmarshal(trimmed, &s); err != nil {
+			env.err = reset.FieldError("data", "%s", jsonProblem(err))
+			return env
+		}
+		data = []byte(s)
+	} else if bytes.Equal(trimmed, []byte("null")) {
+		data = nil
+	}
+	env.req, env.err = decodeRequest(data, "data")
+	return env
 }
 
-func (c *checker) token() (json.Token, error) {
-	tok, err := c.dec.Token()
-	if err == nil {
-		return tok, nil
+// decodeStream decodes the event-streaming form of EventBridge: an array of
+// CloudEvents, each its own request under its own id. The array is read one
+// event at a time, stopping at the first past MaxStreamEvents, so that a
+// long array of tiny events is refused having decoded no more than the
+// limit; it is refused as a whole, before any cloud call, when its requests
+// name more than reset.MaxTargets targets in all.
+func decodeStream(event json.RawMessage) ([]envelope, error) {
+	invalid := func(err error) error { return reset.FieldError("event", "%s", jsonProblem(err)) }
+	dec := json.NewDecoder(bytes.NewReader(event))
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, invalid(err)
 	}
+	var envs []envelope
+	total := 0
+	for dec.More() {
+		if len(envs) == MaxStreamEvents {
+			return nil, reset.FieldError("event", "the array holds more than %d events, more than one invocation handles: set the trigger's batch push messages to at most %d",
+				MaxStreamEvents, MaxStreamEvents)
+		}
+		var ev CloudEvent
+		if err := dec.Decode(&ev); err != nil {
+			return nil, invalid(err)
+		}
+		env := cloudEventEnvelope(ev)
+		if env.err == nil {
+			total += max(len(env.req.Targets), 1)
+		}
+		envs = append(envs, env)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, invalid(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, reset.FieldError("event", "holds data after the array")
+	}
+	if len(envs) == 0 {
+		return nil, reset.FieldError("event", "the array holds no event")
+	}
+	if total > reset.MaxTargets {
+		return nil, reset.FieldError("event", "its %d events name %d targets in all, more than the %d one invocation handles: lower the trigger's batch push messages, or put fewer targets in each event",
+			len(envs), total, reset.MaxTargets)
+	}
+	return envs, nil
+}
+
+// decodeTimer decodes a timer trigger's event. Its key is the trigger's name
+// and time, so a retried tick finishes the same rotations and the next tick
+// starts new ones.
+func decodeTimer(event json.RawMessage) ([]envelope, error) {
+	var ev TimerEvent
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return nil, reset.FieldError("event", "%s", jsonProblem(err))
+	}
+	switch {
+	case ev.TriggerName == "":
+		return nil, reset.FieldError("triggerName", "is required")
+	case ev.TriggerTime == "":
+		return nil, reset.FieldError("triggerTime", "is required")
+	}
+	key := ev.TriggerName + "/" + ev.TriggerTime
+	if rule := checkKey(key); rule != "" {
+		return nil, reset.FieldError("triggerName", `and triggerTime: their key "name/time" %s`, rule)
+	}
+	return []envelope{newEnvelope(ScopedKey("timer", ev.TriggerName, ev.TriggerTime), []byte(ev.Payload), "payload", slog.String("idempotencyKey", key))}, nil
+}
+
+// jsonProblem describes a decoding error without quoting the input.
+func jsonProblem(err error) string {
 	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return nil, reset.FieldError(c.where, "is not valid JSON (at byte %d)", syn.Offset)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, reset.FieldError(c.where, "is not valid JSON: it ends early")
+		return fmt.Sprintf("is not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("must be %s, got %s", jsonTypeOf(typ.Type.Kind().String()), typ.Value)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %s must be %s, got %s", typ.Field, jsonTypeOf(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "is not valid JSON: it ends early"
 	}
-	return nil, reset.FieldError(c.where, "is not valid JSON")
+	return "is not valid JSON"
 }
 
-// object checks one object whose fields are fields; path prefixes each
-// field's name in errors.
-func (c *checker) object(path string, fields map[string]jsonKind) error {
-	tok, err := c.token()
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('{') {
-		name := c.where
-		if path != "" {
-			name = path[:len(path)-1]
-		}
-		return reset.FieldError(name, "must be a JSON object")
-	}
-	seen := make(map[string]bool, len(fields))
-	for c.dec.More() {
-		tok, err := c.token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string) // object keys are always strings
-		name := path + key
-		kind, ok := fields[key]
-		switch {
-		case key == "password":
-			return reset.FieldError(name, "must not be given: pwreset generates every password itself")
-		case !ok:
-			return reset.FieldError(unknownField(path, key), "is not a known field")
-		case seen[key]:
-			return reset.FieldError(name, "is given twice")
-		}
-		seen[key] = true
-		if err := c.value(name, kind); err != nil {
-			return err
-		}
-	}
-	_, err = c.token() // the closing '}'
-	return err
-}
-
-func (c *checker) value(name string, kind jsonKind) error {
-	if kind == kindTargets {
-		return c.targets(name)
-	}
-	tok, err := c.token()
-	if err != nil {
-		return err
-	}
+func jsonTypeOf(kind string) string {
 	switch kind {
-	case kindString:
-		if _, ok := tok.(string); !ok {
-			return reset.FieldError(name, "must be a string, got %s", typeName(tok))
-		}
-	case kindBool:
-		if _, ok := tok.(bool); !ok {
-			return reset.FieldError(name, "must be true or false, got %s", typeName(tok))
-		}
-	}
-	return nil
-}
-
-func (c *checker) targets(name string) error {
-	tok, err := c.token()
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('[') {
-		return reset.FieldError(name, "must be an array of targets, got %s", typeName(tok))
-	}
-	for i := 0; c.dec.More(); i++ {
-		if i == reset.MaxTargets {
-			return reset.FieldError(name, "must hold at most %d targets", reset.MaxTargets)
-		}
-		if err := c.object(fmt.Sprintf("%s[%d].", name, i), targetFields); err != nil {
-			return err
-		}
-	}
-	_, err = c.token() // the closing ']'
-	return err
-}
-
-// reFieldName is what a field name the caller made up must look like to be
-// quoted back.
-var reFieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
-// unknownField names an unknown field in an error. A name that does not look
-// like a field name (empty, long, odd characters: a value pasted as a key,
-// perhaps a password) is not quoted: errors are logged.
-func unknownField(path, key string) string {
-	if reFieldName.MatchString(key) {
-		return path + key
-	}
-	return path + "(a field whose name is not shown)"
-}
-
-// typeName names a token's JSON type, never its value.
-func typeName(tok json.Token) string {
-	switch tok.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case float64, json.Number:
-		return "a number"
-	case string:
+	case "string":
 		return "a string"
-	case json.Delim:
-		if tok == json.Delim('[') {
-			return "an array"
-		}
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
 		return "an object"
 	}
-	return "another type"
+	return "a number"
 }

@@ -30,51 +30,58 @@ const (
 	CodeFunctionMisconfigured ErrorCode = "FunctionMisconfigured"
 )
 
-// errorKinds maps each domain error kind to what callers see, and ranks it:
-// when a batch has several failures, the highest rank names the outcome.
-// Every kind a retry can help outranks every kind it cannot, so a client that
-// retries on 5xx and 429 retries the batch (safe: the idempotency key makes
-// finished targets replay); within each group the server's faults outrank the
-// caller's.
-var errorKinds = map[reset.ErrorCode]struct {
+// wire is what a caller sees of a domain error code: the HTTP status, the
+// API code, and the function error's type (Retryable: RetryableError, else
+// PermanentError).
+type wire struct {
+	status    int
+	code      ErrorCode
+	retryable bool
+	// rank orders the codes: when a batch has several failures, the highest
+	// names the outcome. Every code a retry can help outranks every code it
+	// cannot, so a client that retries on 5xx and 429 retries the batch
+	// (safe: the idempotency key makes finished targets replay); within each
+	// group the server's faults outrank the caller's.
+	rank int
+}
+
+// wires is the one table from domain error codes to the wire: the handler
+// keeps reset.ErrorCode in its outcomes and reads this table only when it
+// shapes the answer (encode). retryable is reset.ErrorCode.Retryable, which
+// a test holds it to.
+var wires = map[reset.ErrorCode]wire{
+	reset.EInvalid:     {http.StatusBadRequest, CodeInvalidParameter, false, 1},
+	reset.EForbidden:   {http.StatusForbidden, CodeForbidden, false, 2},
+	reset.ENotFound:    {http.StatusNotFound, CodeNotFound, false, 3},
+	reset.EConflict:    {http.StatusConflict, CodeConflict, false, 4},
+	reset.EThrottled:   {http.StatusTooManyRequests, CodeThrottling, true, 5},
+	reset.EUnavailable: {http.StatusServiceUnavailable, CodeServiceUnavailable, true, 6},
+	reset.EUpstream:    {http.StatusBadGateway, CodeUpstreamError, true, 7},
+	reset.EInternal:    {http.StatusInternalServerError, CodeInternalError, true, 8},
+}
+
+// wireOf returns the row of a domain code; an unknown code counts as
+// internal.
+func wireOf(code reset.ErrorCode) wire {
+	if w, ok := wires[code]; ok {
+		return w
+	}
+	return wires[reset.EInternal]
+}
+
+// APICode returns the ErrorCode callers see for a domain error code.
+func APICode(code reset.ErrorCode) ErrorCode { return wireOf(code).code }
+
+// edgeError is a failure the handler itself answers in the wire's terms,
+// with no domain code: the HTTP request's own refusals (405, 413, 415) and
+// a misconfigured function. It is permanent.
+type edgeError struct {
 	status int
 	code   ErrorCode
-	rank   int
-}{
-	reset.EInvalid:     {http.StatusBadRequest, CodeInvalidParameter, 1},
-	reset.EForbidden:   {http.StatusForbidden, CodeForbidden, 2},
-	reset.ENotFound:    {http.StatusNotFound, CodeNotFound, 3},
-	reset.EConflict:    {http.StatusConflict, CodeConflict, 4},
-	reset.EThrottled:   {http.StatusTooManyRequests, CodeThrottling, 5},
-	reset.EUnavailable: {http.StatusServiceUnavailable, CodeServiceUnavailable, 6},
-	reset.EUpstream:    {http.StatusBadGateway, CodeUpstreamError, 7},
-	reset.EInternal:    {http.StatusInternalServerError, CodeInternalError, 8},
+	msg    string
 }
 
-// ErrorStatusCode returns the HTTP status for a domain error kind; an
-// unknown kind counts as internal.
-func ErrorStatusCode(code reset.ErrorCode) int {
-	if k, ok := errorKinds[code]; ok {
-		return k.status
-	}
-	return http.StatusInternalServerError
-}
-
-// APICode returns the ErrorCode callers see for a domain error kind; an
-// unknown kind counts as internal.
-func APICode(code reset.ErrorCode) ErrorCode {
-	if k, ok := errorKinds[code]; ok {
-		return k.code
-	}
-	return CodeInternalError
-}
-
-func rank(code reset.ErrorCode) int {
-	if k, ok := errorKinds[code]; ok {
-		return k.rank
-	}
-	return errorKinds[reset.EInternal].rank
-}
+func (e *edgeError) Error() string { return string(e.code) + ": " + e.msg }
 
 // RetryableError is the function error of an event whose request may
 // succeed if delivered again: throttling, an unreachable or failing
@@ -98,16 +105,6 @@ type PermanentError struct {
 }
 
 func (e *PermanentError) Error() string { return string(e.Code) + ": " + e.Message }
-
-// functionError returns the function error for a domain error kind and a
-// safe message.
-func functionError(code reset.ErrorCode, msg string) error {
-	msg = truncate(msg, maxErrorMessage)
-	if code.Retryable() || errorKinds[code].code == "" {
-		return &RetryableError{Code: APICode(code), Message: msg}
-	}
-	return &PermanentError{Code: APICode(code), Message: msg}
-}
 
 // maxErrorMessage bounds a function error's message: a batch of a thousand
 // failures must not make one of a hundred kilobytes.

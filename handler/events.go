@@ -150,15 +150,11 @@ type Response struct {
 	Error     *ErrorBody `json:"error,omitempty"`
 }
 
-// Result is one target's outcome: its ids, and where its password is kept.
-// It never holds the password.
+// Result is one target's outcome: the target (its kind, identifiers and
+// parameters; its options, such as requirePasswordResetForNextLogin, are not
+// echoed), and where its password is kept. It never holds the password.
 type Result struct {
-	Target         reset.Kind `json:"target"`
-	DirectoryID    string     `json:"directoryId,omitempty"`
-	UserID         string     `json:"userId,omitempty"`
-	OrganizationID string     `json:"organizationId,omitempty"`
-	Username       string     `json:"username,omitempty"`
-	Location       string     `json:"location,omitempty"`
+	TargetSpec
 
 	Status     reset.Status `json:"status"`
 	SecretName string       `json:"secretName,omitempty"`

@@ -94,7 +94,7 @@ func requireNoEcho(t *testing.T, input, msg string) {
 	t.Helper()
 	for _, m := range quoted.FindAllStringSubmatch(input, -1) {
 		v := m[1]
-		if _, known := requestFields[v]; known || strings.Contains(fieldNames, v) || reFieldName.MatchString(v) {
+		if knownField(v) || strings.Contains(fieldNames, v) || validName(v) {
 			continue
 		}
 		if strings.Contains(msg, v) {

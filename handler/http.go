@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -27,121 +26,86 @@ const MaxBodyBytes = 256 << 10
 // without it, send that call's requestId as the key.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// httpError is a failure of the HTTP request itself, before any rotation.
-type httpError struct {
-	status int
-	code   ErrorCode
-	msg    string
-}
-
-// serveHTTP answers an HTTP trigger. Every outcome is an HTTPResponse.
-//
-// Status: 200 when every target succeeded. Otherwise the status of the most
-// severe failure (see errorKinds): a request that fails as a whole answers
-// 400/403 (or 405/413/415 for the HTTP request itself); a batch in which
-// some targets failed answers the most severe failure's status, with a
-// summary in "error" and every target's outcome in "results", so a caller
-// that only reads the status still retries when a retry can help.
-func (h *Handler) serveHTTP(ctx context.Context, inv invocation, event json.RawMessage) *HTTPResponse {
+// decodeHTTP decodes an HTTP trigger's event into d: one envelope, keyed by
+// the Idempotency-Key header, else the request id. A refusal of the HTTP
+// request itself is an *edgeError (405, 413, 415) or an EInvalid
+// *reset.Error (400).
+func decodeHTTP(event json.RawMessage, d *delivery) error {
 	var ev HTTPEvent
 	if err := json.Unmarshal(event, &ev); err != nil {
-		return h.httpFail(ctx, inv, inv.requestID, httpError{http.StatusBadRequest, CodeInvalidParameter, "event: " + jsonProblem(err)})
+		return reset.FieldError("event", "%s", jsonProblem(err))
 	}
-	requestID := inv.requestID
-	if requestID == "" {
-		requestID = ev.RequestContext.RequestID
+	if d.requestID == "" {
+		d.requestID = ev.RequestContext.RequestID
 	}
-	body, key, herr := readHTTP(ev, requestID)
-	if herr != nil {
-		return h.httpFail(ctx, inv, requestID, *herr)
-	}
-	ctx = withLogAttrs(ctx, slog.String("idempotencyKey", key))
-	results, err := h.rotate(ctx, body, "body", ScopedKey("http", key))
-	resp := Response{RequestID: requestID, Results: results}
-	kind, msg := outcome(results)
+	body, err := httpBody(ev)
 	if err != nil {
-		kind, msg = reset.ErrorCodeOf(err), reset.ErrorMessageOf(err)
+		return err
 	}
-	status := http.StatusOK
-	var logErr error
-	if kind != "" {
-		status = ErrorStatusCode(kind)
-		resp.Error = &ErrorBody{Code: APICode(kind), Message: truncate(msg, maxErrorMessage)}
-		logErr = functionError(kind, msg)
+	key := d.requestID
+	if k, ok := lookup(ev.Headers, IdempotencyKeyHeader); ok {
+		if rule := checkKey(k); rule != "" {
+			return reset.FieldError(IdempotencyKeyHeader, "%s", rule)
+		}
+		key = k
+	} else if rule := checkKey(key); rule != "" {
+		return reset.Errorf(reset.EInternal, "the request id, the default idempotency key, %s", rule)
 	}
-	h.done(ctx, inv, results, logErr, append(unclassified(err), slog.Int("status", status))...)
-	return httpResponse(status, resp, nil)
+	d.envs = []envelope{newEnvelope(ScopedKey("http", key), body, "body", slog.String("idempotencyKey", key))}
+	return nil
 }
 
-// readHTTP checks the HTTP request and returns its body and idempotency key.
-func readHTTP(ev HTTPEvent, requestID string) ([]byte, string, *httpError) {
+// httpBody checks the HTTP request (method, query, headers, media type,
+// size) and returns its body, decoded from Base64 when marked so.
+func httpBody(ev HTTPEvent) ([]byte, error) {
 	if m := ev.RequestContext.HTTP.Method; m != http.MethodPost {
-		return nil, "", &httpError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
+		return nil, &edgeError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method " + safeToken(m) + " is not allowed: use POST"}
 	}
 	if name, ok := firstQueryParameter(ev.QueryParameters); ok {
 		// Like an unknown body field: a parameter pwreset ignored could have
 		// meant something to the caller (?dryRun=true would rotate for real).
-		return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter,
-			"query parameter " + name + ": is not known: pwreset takes no query parameter (dryRun goes in the body)"}
+		return nil, reset.Errorf(reset.EInvalid, "query parameter %s: is not known: pwreset takes no query parameter (dryRun goes in the body)", name)
 	}
 	for _, name := range headersRead {
 		if n := count(ev.Headers, name); n > 1 {
 			// The event's headers are a JSON object: names that differ only in
 			// case are different keys, and which one lookup finds would depend
 			// on map order.
-			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter,
-				fmt.Sprintf("%s: the header is given %d times, with names that differ only in case: it is ambiguous; send it once", name, n)}
+			return nil, reset.FieldError(name, "the header is given %d times, with names that differ only in case: it is ambiguous; send it once", n)
 		}
 	}
 	if ct := header(ev.Headers, "Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		switch {
 		case err != nil, mt != "application/json" && !strings.HasSuffix(mt, "+json"):
-			return nil, "", &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: must be application/json"}
+			return nil, &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: must be application/json"}
 		case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
-			return nil, "", &httpError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: the charset must be utf-8"}
+			return nil, &edgeError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Content-Type: the charset must be utf-8"}
 		}
 	}
 	body := []byte(ev.Body)
 	if ev.IsBase64Encoded {
 		// Check the size first, so an oversized body is never decoded.
 		if base64.StdEncoding.DecodedLen(len(ev.Body)) > MaxBodyBytes+2 {
-			return nil, "", tooLarge()
+			return nil, tooLarge()
 		}
 		var err error
 		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
-			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter, "body: is marked isBase64Encoded but is not valid Base64"}
+			return nil, reset.FieldError("body", "is marked isBase64Encoded but is not valid Base64")
 		}
 	}
 	if len(body) > MaxBodyBytes {
-		return nil, "", tooLarge()
+		return nil, tooLarge()
 	}
-	key := requestID
-	if k, ok := lookup(ev.Headers, IdempotencyKeyHeader); ok {
-		if rule := checkKey(k); rule != "" {
-			return nil, "", &httpError{http.StatusBadRequest, CodeInvalidParameter, IdempotencyKeyHeader + ": " + rule}
-		}
-		key = k
-	} else if rule := checkKey(key); rule != "" {
-		return nil, "", &httpError{http.StatusInternalServerError, CodeInternalError, "the request id, the default idempotency key, " + rule}
-	}
-	return body, key, nil
+	return body, nil
 }
 
-func tooLarge() *httpError {
-	return &httpError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body: must be at most %d bytes: split the batch into several requests", MaxBodyBytes)}
+func tooLarge() *edgeError {
+	return &edgeError{http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("body: must be at most %d bytes: split the batch into several requests", MaxBodyBytes)}
 }
 
-func (h *Handler) httpFail(ctx context.Context, inv invocation, requestID string, e httpError) *HTTPResponse {
-	var extra map[string]string
-	if e.status == http.StatusMethodNotAllowed {
-		extra = map[string]string{"Allow": http.MethodPost}
-	}
-	h.done(ctx, inv, nil, &PermanentError{Code: e.code, Message: e.msg}, slog.Int("status", e.status))
-	return httpResponse(e.status, Response{RequestID: requestID, Error: &ErrorBody{Code: e.code, Message: e.msg}}, extra)
-}
-
-func httpResponse(status int, resp Response, extra map[string]string) *HTTPResponse {
+// httpResponse shapes an HTTP trigger's answer: resp as its JSON body.
+func httpResponse(status int, resp Response) *HTTPResponse {
 	body, err := json.Marshal(resp)
 	if err != nil {
 		// Response holds only strings, booleans and integers.
@@ -154,8 +118,8 @@ func httpResponse(status int, resp Response, extra map[string]string) *HTTPRespo
 		"Cache-Control":          "no-store",
 		"X-Content-Type-Options": "nosniff",
 	}
-	for k, v := range extra {
-		headers[k] = v
+	if status == http.StatusMethodNotAllowed {
+		headers["Allow"] = http.MethodPost
 	}
 	return &HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
 }
@@ -185,7 +149,7 @@ func firstQueryParameter(params map[string]string) (string, bool) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	if reFieldName.MatchString(names[0]) {
+	if validName(names[0]) {
 		return names[0], true
 	}
 	return "(a parameter whose name is not shown)", true

@@ -13,13 +13,15 @@ package handler
 //     (https://www.alibabacloud.com/help/en/functioncompute/fc/advanced-features-of-triggers):
 //     an event stream pushes 1 to 10,000 messages per invocation, and the
 //     body limit above decides how many fit.
-//   - EventBridge "Limits" (https://help.aliyun.com/document_detail/163289.html):
-//     an event message is at most 256 KB, a batch at most 16 events and 1 MB.
-//     EventBridge invokes its Function Compute targets asynchronously, so the
-//     128 KB of an asynchronous invocation is the bound an event meets first.
-//     (A 64 KB figure per event is quoted in issue 10; no Alibaba Cloud page
-//     found says it. It is below 128 KB, so MaxEventBytes is safe either way
-//     for the whole invocation; a producer should keep each event under it.)
+//   - EventBridge: its "Limits" page (https://help.aliyun.com/document_detail/163289.html)
+//     gives an event message at most 256 KB and a batch at most 16 events
+//     and 1 MB, while the PutEvents API reference
+//     (https://www.alibabacloud.com/help/en/eventbridge/latest/putevents-3)
+//     gives 64 KB per event, 16 events and 262,144 bytes per request. The
+//     two pages disagree; a producer should keep each event under 64 KB.
+//     EventBridge invokes its Function Compute targets asynchronously, so
+//     the 128 KB of an asynchronous invocation bounds the whole invocation
+//     whichever page holds.
 
 // MaxEventBytes bounds the event of every trigger but HTTP: the 128 KB an
 // asynchronous invocation carries without a ticket, read as 128,000 bytes
