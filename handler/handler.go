@@ -249,7 +249,7 @@ func (h *Handler) rotate(ctx context.Context, raw []byte, where, key string) ([]
 
 // run has the Rotator carry out a decoded request under key.
 func (h *Handler) run(ctx context.Context, req Request, key string) ([]Result, error) {
-	results, err := h.rotator.Rotate(ctx, req.resetRequest(key))
+	results, err := h.rotator.Rotate(ctx, withOrigin(ctx, req.resetRequest(key)))
 	if err != nil {
 		return nil, err
 	}

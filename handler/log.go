@@ -3,6 +3,8 @@ package handler
 import (
 	"context"
 	"log/slog"
+
+	"github.com/pwreset/pwreset/internal/reset"
 )
 
 type logAttrsKey struct{}
@@ -39,3 +41,18 @@ func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h logHandler) WithGroup(name string) slog.Handler { return logHandler{h.next.WithGroup(name)} }
+
+// withOrigin fills r's Trigger and RequestID, which only the outcome
+// events carry, from the invocation's attributes that ctx carries.
+func withOrigin(ctx context.Context, r reset.Request) reset.Request {
+	attrs, _ := ctx.Value(logAttrsKey{}).([]slog.Attr)
+	for _, a := range attrs {
+		switch a.Key {
+		case "trigger":
+			r.Trigger = a.Value.String()
+		case "requestId":
+			r.RequestID = a.Value.String()
+		}
+	}
+	return r
+}

@@ -93,27 +93,44 @@ type EventBus struct {
 	now    func() time.Time
 }
 
-// NewEventBus validates cfg and builds the publisher on the transport and
-// credentials of c. Its error names the variable at fault.
-func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
+// CheckEventBusConfig checks cfg by the rules NewEventBus applies; its
+// error is a *reset.Error whose Field names the variable at fault
+// (internal/config reports it).
+func CheckEventBusConfig(cfg EventBusConfig) error {
+	_, err := cfg.endpoint()
+	return err
+}
+
+// endpoint returns the checked endpoint of cfg.
+func (cfg EventBusConfig) endpoint() (Endpoint, error) {
 	if !reBusName().MatchString(cfg.BusName) {
-		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
+		return Endpoint{}, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
 	ep, rule := parseEndpoint(cfg.Endpoint, documentedEventBridgeDataHost)
 	if rule != "" {
-		return nil, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
+		return Endpoint{}, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
 	}
 	if ep.Protocol == "" {
 		ep.Protocol = "https"
 	}
 	if ep.Host == "" {
 		if !reAccountID().MatchString(cfg.AccountID) {
-			return nil, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
+			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
 		}
 		if !reset.ValidRegionID(cfg.RegionID) {
-			return nil, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
+			return Endpoint{}, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
 		}
 		ep.Host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
+	}
+	return ep, nil
+}
+
+// NewEventBus validates cfg and builds the publisher on the transport and
+// credentials of c. Its error names the variable at fault.
+func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
+	ep, err := cfg.endpoint()
+	if err != nil {
+		return nil, err
 	}
 	base := c.Secrets.caller
 	return &EventBus{
@@ -163,6 +180,9 @@ type PublishResult struct {
 	Published int
 	Requests  int // PutEvents calls sent
 	Failed    []FailedEvent
+	// Unsent holds, after an error, the ids of the events of the failed
+	// call and of every event after it: none of them reached the bus.
+	Unsent []string
 }
 
 // Publish puts events on the bus in as few PutEvents calls as the limits
@@ -191,9 +211,16 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		batch, batchIDs, size = nil, nil, 2
 		return nil
 	}
-	for _, e := range events {
+	unsent := func(from int) {
+		res.Unsent = append(res.Unsent, batchIDs...)
+		for _, e := range events[from:] {
+			res.Unsent = append(res.Unsent, e.ID)
+		}
+	}
+	for i, e := range events {
 		enc, err := b.encode(e)
 		if err != nil {
+			unsent(i)
 			return res, err
 		}
 		if len(enc) > MaxEventBytes {
@@ -206,6 +233,7 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		}
 		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > MaxRequestBytes {
 			if err := flush(); err != nil {
+				unsent(i)
 				return res, err
 			}
 			sep = 0
@@ -214,7 +242,11 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		batchIDs = append(batchIDs, e.ID)
 		size += sep + len(enc)
 	}
-	return res, flush()
+	if err := flush(); err != nil {
+		unsent(len(events))
+		return res, err
+	}
+	return res, nil
 }
 
 func (b *EventBus) encode(e Event) ([]byte, error) {

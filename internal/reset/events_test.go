@@ -199,7 +199,11 @@ func TestOutcomeEventsPublishFailure(t *testing.T) {
 	}
 	t.Run("DeadlineBoundsRetries", func(t *testing.T) {
 		pub := &FakePublisher{Fail: func(_ int, ev []reset.Event) ([]reset.Event, error) { return ev, throttled }}
-		e := MustEnv(t, func(c *reset.Config) { c.MaxAttempts = 10; c.BaseBackoff = 3 * time.Second; c.MaxBackoff = 3 * time.Second }, withPublisher(pub))
+		e := MustEnv(t, func(c *reset.Config) {
+			c.MaxAttempts = 10
+			c.BaseBackoff = 3 * time.Second
+			c.MaxBackoff = 3 * time.Second
+		}, withPublisher(pub))
 		start := e.Clock.Now()
 		deadline := start.Add(10 * time.Second)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
