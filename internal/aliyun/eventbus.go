@@ -283,6 +283,14 @@ func (b *EventBus) encode(e Event) ([]byte, error) {
 	return out, nil
 }
 
+// dataAction names an action of a data API signed by hand, as rpcAction
+// names one sent with CallApi; the RAM policy test reads its Action and
+// Version (internal/deploy) to derive the role's eventbridge:PutEvents.
+type dataAction struct{ Action, Version string }
+
+// putEventsAction is the one action of the data API pwreset calls.
+var putEventsAction = dataAction{Action: "PutEvents", Version: eventBridgeVersion}
+
 // putAnswer is PutEvents' answer (eventbridge-sdk v1.3.3 PutEventsResponse).
 type putAnswer struct {
 	RequestID        string `json:"RequestId"`
@@ -295,7 +303,7 @@ type putAnswer struct {
 
 // put sends one PutEvents call and returns the events it refused.
 func (b *EventBus) put(ctx context.Context, body []byte, ids []string) ([]FailedEvent, error) {
-	const op = "PutEvents"
+	op := putEventsAction.Action
 	c, err := b.caller.begin(ctx, op)
 	if err != nil {
 		return nil, err
@@ -320,7 +328,7 @@ func (b *EventBus) put(ctx context.Context, body []byte, ids []string) ([]Failed
 		"x-acs-signature-nonce":   nonce,
 		"x-acs-signature-method":  "HMAC-SHA1",
 		"x-acs-signature-version": "1.0",
-		"x-eventbridge-version":   eventBridgeVersion,
+		"x-eventbridge-version":   putEventsAction.Version,
 	}
 	if b.region != "" {
 		h["x-eventbridge-regionId"] = b.region
