@@ -26,7 +26,7 @@ func domainEvents(n int) []reset.Event {
 		out[i] = reset.Event{
 			ID: reset.EventID(vid, reset.EventRotationSucceeded, ""), Type: reset.EventRotationSucceeded,
 			Subject: fmt.Sprintf("pwreset/cloudsso/%s/u-%03d", dirID, i), Time: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-			Data: reset.OutcomeData{Account: json.RawMessage(`{"target":"cloudsso","directoryId":"` + dirID + `","userId":"u-001"}`), SecretName: fmt.Sprintf("pwreset/cloudsso/%s/u-%03d", dirID, i), VersionID: vid, Status: reset.StatusRotated, Trigger: "http"},
+			Data: reset.OutcomeData{Target: reset.KindCloudSSO, IDs: map[string]string{"directoryId": dirID, "userId": fmt.Sprintf("u-%03d", i)}, SecretName: fmt.Sprintf("pwreset/cloudsso/%s/u-%03d", dirID, i), VersionID: vid, Status: reset.StatusRotated, Trigger: "http"},
 		}
 	}
 	return out

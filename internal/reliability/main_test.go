@@ -184,6 +184,10 @@ func (c *leakCanary) scan() (texts, size, passwords int, hits []string) {
 	}
 	for _, cl := range clouds {
 		pw = append(pw, cl.AcceptedPasswords()...)
+		// Every outcome event a bus of the cloud accepted, whole.
+		for _, e := range cl.PublishedEvents() {
+			all = append(all, labelled{"published event " + e.Type + " " + e.ID, string(e.Raw)})
+		}
 	}
 	idx := newFormIndex(pw)
 	for _, t := range all {

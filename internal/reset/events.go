@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,15 +58,18 @@ type Publisher interface {
 
 // OutcomeData is the data of a rotation event. It names the target, where
 // its password is and what became of the rotation; never the password.
+//
+// In JSON, "target" is followed by the kind's identifiers and parameters
+// under their JSON names (the table kinds), as in a request:
+// {"target":"cloudsso","directoryId":"d-…","userId":"u-…","secretName":…}.
 type OutcomeData struct {
-	// Account holds "target" and the kind's identifiers under their JSON
-	// names, as the secret's value does without its password:
-	// {"target":"cloudsso","directoryId":"d-…","userId":"u-…"}.
-	Account    json.RawMessage `json:"account"`
-	SecretName string          `json:"secretName"`
-	VersionID  string          `json:"versionId"`
-	Status     Status          `json:"status"`
-	Resumed    bool            `json:"resumed,omitempty"`
+	Target Kind `json:"target"`
+	// IDs holds the target's identifiers and parameters by JSON name.
+	IDs        map[string]string `json:"-"`
+	SecretName string            `json:"secretName"`
+	VersionID  string            `json:"versionId"`
+	Status     Status            `json:"status"`
+	Resumed    bool              `json:"resumed,omitempty"`
 	// RolledForward is, on a rotation's own event, the version of the
 	// earlier rotation it finished first; on an EventRotationRolledForward
 	// event, VersionID is that earlier version and RolledForwardBy the
@@ -76,6 +80,78 @@ type OutcomeData struct {
 	Trigger         string    `json:"trigger,omitempty"`
 	RequestID       string    `json:"requestId,omitempty"`
 	RunID           string    `json:"runId,omitempty"`
+}
+
+// outcomeJSON is OutcomeData without its methods.
+type outcomeJSON OutcomeData
+
+// MarshalJSON writes the identifiers right after "target", in the order of
+// the table kinds.
+func (d OutcomeData) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(outcomeJSON(d))
+	if err != nil {
+		return nil, err
+	}
+	kind, err := json.Marshal(d.Target)
+	if err != nil {
+		return nil, err
+	}
+	head := append([]byte(`{"target":`), kind...)
+	s := specOf(d.Target)
+	if s == nil || !bytes.HasPrefix(b, head) {
+		return b, nil
+	}
+	out := append([]byte(nil), head...)
+	for _, f := range s.stringFields() {
+		v, ok := d.IDs[f.json]
+		if !ok {
+			continue
+		}
+		name, _ := json.Marshal(f.json)
+		val, _ := json.Marshal(v)
+		out = append(append(append(append(out, ','), name...), ':'), val...)
+	}
+	return append(out, b[len(head):]...), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *OutcomeData) UnmarshalJSON(b []byte) error {
+	var plain outcomeJSON
+	if err := json.Unmarshal(b, &plain); err != nil {
+		return err
+	}
+	*d = OutcomeData(plain)
+	if s := specOf(d.Target); s != nil {
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(b, &all); err != nil {
+			return err
+		}
+		for _, f := range s.stringFields() {
+			var v string
+			if raw, ok := all[f.json]; ok && json.Unmarshal(raw, &v) == nil {
+				if d.IDs == nil {
+					d.IDs = map[string]string{}
+				}
+				d.IDs[f.json] = v
+			}
+		}
+	}
+	return nil
+}
+
+// targetIDs returns t's identifiers and parameters by JSON name.
+func targetIDs(t Target) map[string]string {
+	s := specOf(t.Kind)
+	if s == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range s.stringFields() {
+		if v := *f.get(&t); v != "" {
+			out[f.json] = v
+		}
+	}
+	return out
 }
 
 // EventErr is a failed or skipped outcome's error: reset's code (ErrorCode,
@@ -132,7 +208,8 @@ func (r *Rotator) outcomeEvents(req Request, results []Result) []Event {
 	out := make([]Event, 0, len(results))
 	for _, res := range results {
 		base := OutcomeData{
-			Account:    json.RawMessage(secretData(res.Target, "")),
+			Target:     res.Target.Kind,
+			IDs:        targetIDs(res.Target),
 			SecretName: res.SecretName,
 			Trigger:    req.Trigger,
 			RequestID:  req.RequestID,

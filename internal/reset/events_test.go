@@ -100,7 +100,13 @@ func TestOutcomeEvents(t *testing.T) {
 	assert.Equal(t, reset.ENotFound, d.Error.Code)
 	raw, err := json.Marshal(events[0].Data)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12"}`, string(events[0].Data.(reset.OutcomeData).Account))
+	assert.True(t, strings.HasPrefix(string(raw), `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","secretName":`), "got %s", raw)
+	var back reset.OutcomeData
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Equal(t, events[0].Data, back)
+	rawFab, err := json.Marshal(events[1].Data)
+	require.NoError(t, err)
+	assert.Contains(t, string(rawFab), `"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":"cn-hangzhou",`)
 	for _, pw := range e.SSO.AllApplied() {
 		assert.NotContains(t, string(raw), pw)
 	}
