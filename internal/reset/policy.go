@@ -105,10 +105,35 @@ func (p PasswordPolicy) Meet(rules DirectoryRules) (PasswordPolicy, error) {
 	return q, nil
 }
 
-// policyCache keeps each directory's rules for PolicyTTL.
+// policyCache keeps each directory's rules for PolicyTTL, and lets one
+// rotation at a time read a directory's rules: the others of a batch wait
+// for its answer instead of sending the same read (a batch of one
+// directory costs one GetPasswordPolicy, not one per target in flight).
 type policyCache struct {
-	mu sync.Mutex
-	m  map[string]cachedRules
+	mu      sync.Mutex
+	m       map[string]cachedRules
+	reading map[string]chan struct{} // closed when the read of a key ends
+}
+
+// claim returns nil when the caller is to read key's rules (it then calls
+// done), or the channel that closes when another caller's read ends.
+func (c *policyCache) claim(key string) (wait <-chan struct{}, done func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.reading[key]; ok {
+		return ch, nil
+	}
+	if c.reading == nil {
+		c.reading = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	c.reading[key] = ch
+	return nil, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.reading, key)
+		close(ch)
+	}
 }
 
 type cachedRules struct {
@@ -153,18 +178,10 @@ func (r *Rotator) passwordsFor(ctx context.Context, in rotation) (passwordSource
 	s := specOf(in.target.Kind)
 	key := string(in.target.Kind) + "/" + *s.ids[0].get(&in.target)
 	end, bounded := r.stepEnd(ctx, 3)
-	rules, cached := r.rules.get(key, r.clock.Now())
-	if !cached {
-		err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
-			var err error
-			rules, err = reader.DirectoryRules(ctx, in.target)
-			return err
-		})
-		if err != nil {
-			return nil, &Error{Code: codeOf(err), Err: err,
-				Message: fmt.Sprintf("reading the directory's password policy failed (%s); nothing was changed", causeMessage(err))}
-		}
-		r.rules.put(key, rules, r.clock.Now())
+	rules, err := r.directoryRules(ctx, reader, in, key, end, bounded)
+	if err != nil {
+		return nil, &Error{Code: codeOf(err), Err: err,
+			Message: fmt.Sprintf("reading the directory's password policy failed (%s); nothing was changed", causeMessage(err))}
 	}
 	policy, err := r.cfg.Password.Meet(rules)
 	if err != nil {
@@ -190,6 +207,43 @@ func (r *Rotator) passwordsFor(ctx context.Context, in rotation) (passwordSource
 			Message: fmt.Sprintf("reading the user name, which the directory's password policy forbids in passwords, failed (%s); nothing was changed", causeMessage(err))}
 	}
 	return withoutName{g: g, name: strings.ToLower(name)}, nil
+}
+
+// directoryRules returns key's rules from the cache, or reads them, one
+// reader at a time per key: a caller that finds a read under way waits for
+// it (or for ctx) and looks again; if that read failed, it reads itself.
+func (r *Rotator) directoryRules(ctx context.Context, reader PolicyReader, in rotation, key string, end time.Time, bounded bool) (DirectoryRules, error) {
+	for {
+		if rules, ok := r.rules.get(key, r.clock.Now()); ok {
+			return rules, nil
+		}
+		wait, done := r.rules.claim(key)
+		if done == nil {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return DirectoryRules{}, &Error{Code: EUnavailable, Message: "the invocation ended while the directory's password policy was being read", Err: ctx.Err()}
+			}
+		}
+		return r.readRules(ctx, reader, in, key, end, bounded, done)
+	}
+}
+
+// readRules reads key's rules and caches them; done ends the claim, even
+// if the reader panics (runOne recovers it).
+func (r *Rotator) readRules(ctx context.Context, reader PolicyReader, in rotation, key string, end time.Time, bounded bool, done func()) (DirectoryRules, error) {
+	defer done()
+	var rules DirectoryRules
+	err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+		var err error
+		rules, err = reader.DirectoryRules(ctx, in.target)
+		return err
+	})
+	if err == nil {
+		r.rules.put(key, rules, r.clock.Now())
+	}
+	return rules, err
 }
 
 // withoutName draws passwords until one does not contain name (compared

@@ -3,6 +3,7 @@ package reset_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,25 @@ func TestPasswordsAvoidTheUserName(t *testing.T) {
 		assert.NotContains(t, strings.ToLower(pw), "x")
 	}
 	assert.Equal(t, 6, pol.NameCalls, "the user name is read once per rotation")
+}
+
+// TestPolicyReadOncePerBatch: the targets of a batch in flight together
+// wait for one read of their directory's rules.
+func TestPolicyReadOncePerBatch(t *testing.T) {
+	pol := &FakePolicies{}
+	pol.set(sso.DirectoryID, reset.DirectoryRules{MinPasswordLength: 26})
+	e := MustEnv(t, nil, withPolicies(pol))
+	var targets []reset.Target
+	for i := range 30 {
+		targets = append(targets, reset.Target{Kind: reset.KindCloudSSO, DirectoryID: sso.DirectoryID, UserID: fmt.Sprintf("u-batch%02d", i)})
+	}
+	res := MustRotate(t, context.Background(), e, req("k1", targets...))
+	for i, r := range res {
+		requireRotated(t, e, targets[i], r)
+		pw, _ := e.SSO.Current(targets[i])
+		assert.Len(t, pw, 26)
+	}
+	assert.Equal(t, 1, pol.RuleCalls)
 }
 
 func TestPolicyCacheExpires(t *testing.T) {
