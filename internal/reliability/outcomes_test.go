@@ -155,3 +155,25 @@ func (c *testCloud) refusedResets() int {
 	}
 	return n
 }
+
+// TestBinaryUnmeetablePolicy: a directory whose maximum length is too short
+// for a 100-bit password fails the rotation with Conflict naming the rule,
+// before any change: no version written, no reset sent.
+func TestBinaryUnmeetablePolicy(t *testing.T) {
+	t.Parallel()
+	cloud := MustCloud(t, nil)
+	require.True(t, cloud.SetPasswordPolicy(emulator.FixtureDirectoryID, emulator.PasswordPolicy{MinPasswordLength: 12, MaxPasswordLength: 14}))
+	in := MustInstance(t, cloud)
+	a, err := in.Invoke(t, httpEvent("POST", requestFor(alice), nil))
+	require.NoError(t, err)
+	require.NotNil(t, a.HTTP)
+	assert.Equal(t, 409, a.HTTP.StatusCode)
+	res := a.Results()
+	require.Len(t, res, 1)
+	require.NotNil(t, res[0].Error)
+	assert.Contains(t, res[0].Error.Message, "(MaxPasswordLength)")
+	for _, call := range cloud.Calls() {
+		assert.NotContains(t, []string{"PutSecretValue", "CreateSecret", "ResetUserPassword"}, call.Action, "a change before the policy was met")
+	}
+	canary.Check(t)
+}

@@ -64,16 +64,16 @@ const maxUserNameTries = 64
 //   - with MinPasswordDifferentChars set, every character differs (Distinct),
 //     which meets any minimum up to the length.
 //
-// Rules no such policy meets are an EConflict *Error whose Field names the
-// rule (GetPasswordPolicy's name) and whose message says why.
+// Rules no such policy meets are an EConflict *Error whose message names
+// the rule (GetPasswordPolicy's name, in parentheses) and says why.
 func (p PasswordPolicy) Meet(rules DirectoryRules) (PasswordPolicy, error) {
 	ceil, ceilName := MaxPasswordLength, fmt.Sprintf("pwreset's limit of %d characters", MaxPasswordLength)
 	if rules.MaxPasswordLength > 0 && rules.MaxPasswordLength < ceil {
 		ceil, ceilName = rules.MaxPasswordLength, fmt.Sprintf("the directory's MaxPasswordLength %d", rules.MaxPasswordLength)
 	}
 	conflict := func(field, format string, args ...any) (PasswordPolicy, error) {
-		return PasswordPolicy{}, &Error{Code: EConflict, Field: field,
-			Message: "the directory's password policy cannot be met: " + fmt.Sprintf(format, args...) + "; nothing was changed"}
+		return PasswordPolicy{}, &Error{Code: EConflict,
+			Message: "the directory's password policy cannot be met (" + field + "): " + fmt.Sprintf(format, args...) + "; nothing was changed"}
 	}
 	if rules.MinPasswordLength > ceil {
 		return conflict("MinPasswordLength", "its minimum length %d is more than %s", rules.MinPasswordLength, ceilName)
@@ -261,6 +261,6 @@ func (w withoutName) Generate() (string, error) {
 			return pw, err
 		}
 	}
-	return "", &Error{Code: EConflict, Field: "PasswordNotContainUsername",
-		Message: fmt.Sprintf("the directory's password policy cannot be met: no password drawn in %d tries avoided the user name; nothing was changed", maxUserNameTries)}
+	return "", &Error{Code: EConflict,
+		Message: fmt.Sprintf("the directory's password policy cannot be met (PasswordNotContainUsername): no password drawn in %d tries avoided the user name; nothing was changed", maxUserNameTries)}
 }
