@@ -1,8 +1,10 @@
 package reliability_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,7 +105,9 @@ func TestBinaryPublishFailureChangesNothing(t *testing.T) {
 		require.NoError(t, cloud.CheckCurrent(reset.DefaultSecretPrefix, tg))
 		assert.Len(t, cloud.Applied(tg.Key()), 1, "publishing never repeats a rotation")
 	}
-	assert.Contains(t, in.out.String(), `"msg":"outcome events not published"`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	assert.True(t, in.out.WaitFor(ctx, `"msg":"outcome events not published"`), "the lost events are logged")
 	canary.Check(t)
 }
 
