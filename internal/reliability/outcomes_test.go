@@ -129,10 +129,10 @@ func TestBinaryRaisedMinimumDoesNotBlock(t *testing.T) {
 	require.True(t, cloud.SetPasswordPolicy(emulator.FixtureDirectoryID, emulator.PasswordPolicy{
 		MinPasswordLength: 30, MinPasswordDifferentChars: 20, PasswordNotContainUsername: true, PasswordReusePrevention: 5,
 	}))
-	// A new instance: the policy cached by the first one is gone, as after
-	// its PolicyTTL.
+	// A new instance (its own runtime API): the policy cached by the first
+	// one is gone, as after its PolicyTTL.
 	in.Kill()
-	in.Start(t)
+	in = MustInstance(t, cloud, "PASSWORD_LENGTH=24")
 	for i, key := range []string{"policy-2", "policy-3"} {
 		a, err := in.Invoke(t, cloudEvent(key, requestFor(carol)))
 		require.NoError(t, err)
