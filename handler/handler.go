@@ -174,7 +174,7 @@ func (h *Handler) serve(ctx context.Context, inv invocation, d delivery, refused
 	if refused == nil {
 		outs = make([]outcome, len(d.envs))
 		for i, env := range d.envs {
-			outs[i] = h.run(ctx, env)
+			outs[i] = h.run(ctx, inv, d.trigger, env)
 		}
 		if !d.stream {
 			// A single request's key is the invocation's too.
@@ -185,12 +185,15 @@ func (h *Handler) serve(ctx context.Context, inv invocation, d delivery, refused
 }
 
 // run has the Rotator carry out one envelope's request; the Rotator's lines
-// carry the envelope's log attributes.
-func (h *Handler) run(ctx context.Context, env envelope) outcome {
+// carry the envelope's log attributes, and its outcome events the trigger
+// and the request id.
+func (h *Handler) run(ctx context.Context, inv invocation, trigger Trigger, env envelope) outcome {
 	if env.err != nil {
 		return outcome{err: env.err}
 	}
-	results, err := h.rotator.Rotate(withLogAttrs(ctx, env.attrs...), env.req.resetRequest(env.key))
+	req := env.req.resetRequest(env.key)
+	req.Trigger, req.RequestID = string(trigger), inv.requestID
+	results, err := h.rotator.Rotate(withLogAttrs(ctx, env.attrs...), req)
 	return outcome{results: results, err: err}
 }
 

@@ -101,7 +101,8 @@ func TestHTTPOK(t *testing.T) {
 
 			reqs := h.rot.requests()
 			require.Len(t, reqs, 1)
-			assert.Equal(t, reset.Request{IdempotencyKey: handler.ScopedKey("http", tt.wantKey), Targets: tt.want, Batch: tt.batch, DryRun: tt.dryRun}, reqs[0])
+			assert.Equal(t, reset.Request{IdempotencyKey: handler.ScopedKey("http", tt.wantKey), Targets: tt.want, Batch: tt.batch, DryRun: tt.dryRun,
+				Trigger: "http", RequestID: testRequestID}, reqs[0], "the trigger and request id reach the outcome events")
 
 			assert.Equal(t, testRequestID, body.RequestID)
 			assert.Nil(t, body.Error)

@@ -219,13 +219,19 @@ type PasswordPolicy struct {
 // GetPasswordPolicy reads directoryID's password policy. A missing
 // directory is ENotFound; throttling is EThrottled.
 func (d *Directory) GetPasswordPolicy(ctx context.Context, directoryID string) (PasswordPolicy, error) {
+	return readPasswordPolicy(ctx, d.sso, d.ssoCall, directoryID)
+}
+
+// readPasswordPolicy is GetPasswordPolicy on a copy of base, for both the
+// directory and the rotation's password rules (CloudSSO.DirectoryRules).
+func readPasswordPolicy(ctx context.Context, base *cloudsso.Client, call caller, directoryID string) (PasswordPolicy, error) {
 	const op = "GetPasswordPolicy"
-	c, err := d.ssoCall.begin(ctx, op)
+	c, err := call.begin(ctx, op)
 	if err != nil {
 		return PasswordPolicy{}, err
 	}
 	defer c.cancel()
-	cl := *d.sso
+	cl := *base
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
 	req := &openapi.OpenApiRequest{Query: map[string]*string{"DirectoryId": dara.String(directoryID)}}

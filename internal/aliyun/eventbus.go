@@ -93,27 +93,44 @@ type EventBus struct {
 	now    func() time.Time
 }
 
-// NewEventBus validates cfg and builds the publisher on the transport and
-// credentials of c. Its error names the variable at fault.
-func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
+// CheckEventBusConfig checks cfg by the rules NewEventBus applies; its
+// error is a *reset.Error whose Field names the variable at fault
+// (internal/config reports it).
+func CheckEventBusConfig(cfg EventBusConfig) error {
+	_, err := cfg.endpoint()
+	return err
+}
+
+// endpoint returns the checked endpoint of cfg.
+func (cfg EventBusConfig) endpoint() (Endpoint, error) {
 	if !reBusName().MatchString(cfg.BusName) {
-		return nil, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
+		return Endpoint{}, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
 	ep, rule := parseEndpoint(cfg.Endpoint, documentedEventBridgeDataHost)
 	if rule != "" {
-		return nil, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
+		return Endpoint{}, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
 	}
 	if ep.Protocol == "" {
 		ep.Protocol = "https"
 	}
 	if ep.Host == "" {
 		if !reAccountID().MatchString(cfg.AccountID) {
-			return nil, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
+			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
 		}
 		if !reset.ValidRegionID(cfg.RegionID) {
-			return nil, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
+			return Endpoint{}, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
 		}
 		ep.Host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
+	}
+	return ep, nil
+}
+
+// NewEventBus validates cfg and builds the publisher on the transport and
+// credentials of c. Its error names the variable at fault.
+func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
+	ep, err := cfg.endpoint()
+	if err != nil {
+		return nil, err
 	}
 	base := c.Secrets.caller
 	return &EventBus{
@@ -163,6 +180,9 @@ type PublishResult struct {
 	Published int
 	Requests  int // PutEvents calls sent
 	Failed    []FailedEvent
+	// Unsent holds, after an error, the ids of the events of the failed
+	// call and of every event after it: none of them reached the bus.
+	Unsent []string
 }
 
 // Publish puts events on the bus in as few PutEvents calls as the limits
@@ -191,9 +211,16 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		batch, batchIDs, size = nil, nil, 2
 		return nil
 	}
-	for _, e := range events {
+	unsent := func(from int) {
+		res.Unsent = append(res.Unsent, batchIDs...)
+		for _, e := range events[from:] {
+			res.Unsent = append(res.Unsent, e.ID)
+		}
+	}
+	for i, e := range events {
 		enc, err := b.encode(e)
 		if err != nil {
+			unsent(i)
 			return res, err
 		}
 		if len(enc) > MaxEventBytes {
@@ -206,6 +233,7 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		}
 		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > MaxRequestBytes {
 			if err := flush(); err != nil {
+				unsent(i)
 				return res, err
 			}
 			sep = 0
@@ -214,7 +242,11 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		batchIDs = append(batchIDs, e.ID)
 		size += sep + len(enc)
 	}
-	return res, flush()
+	if err := flush(); err != nil {
+		unsent(len(events))
+		return res, err
+	}
+	return res, nil
 }
 
 func (b *EventBus) encode(e Event) ([]byte, error) {
@@ -251,6 +283,14 @@ func (b *EventBus) encode(e Event) ([]byte, error) {
 	return out, nil
 }
 
+// dataAction names an action of a data API signed by hand, as rpcAction
+// names one sent with CallApi; the RAM policy test reads its Action and
+// Version (internal/checks/deploy) to derive the role's eventbridge:PutEvents.
+type dataAction struct{ Action, Version string }
+
+// putEventsAction is the one action of the data API pwreset calls.
+var putEventsAction = dataAction{Action: "PutEvents", Version: eventBridgeVersion}
+
 // putAnswer is PutEvents' answer (eventbridge-sdk v1.3.3 PutEventsResponse).
 type putAnswer struct {
 	RequestID        string `json:"RequestId"`
@@ -263,7 +303,7 @@ type putAnswer struct {
 
 // put sends one PutEvents call and returns the events it refused.
 func (b *EventBus) put(ctx context.Context, body []byte, ids []string) ([]FailedEvent, error) {
-	const op = "PutEvents"
+	op := putEventsAction.Action
 	c, err := b.caller.begin(ctx, op)
 	if err != nil {
 		return nil, err
@@ -288,7 +328,7 @@ func (b *EventBus) put(ctx context.Context, body []byte, ids []string) ([]Failed
 		"x-acs-signature-nonce":   nonce,
 		"x-acs-signature-method":  "HMAC-SHA1",
 		"x-acs-signature-version": "1.0",
-		"x-eventbridge-version":   eventBridgeVersion,
+		"x-eventbridge-version":   putEventsAction.Version,
 	}
 	if b.region != "" {
 		h["x-eventbridge-regionId"] = b.region

@@ -39,8 +39,9 @@ func NewLogger(w io.Writer, level slog.Leveler, attrs ...slog.Attr) *slog.Logger
 
 // New builds the handler cfg describes, cfg as config.Load checked it: the
 // cloud adapters, each service paced while it throttles (reset.Pace; the
-// time budget is in internal/reset/budget.go), the rotator and the
-// handler. It makes no network call, so a cold start stays fast. Its error
+// time budget is in internal/reset/budget.go), the CloudSSO directories'
+// password rules, the outcome events' publisher when EVENT_BUS_NAME is set,
+// the rotator and the handler. It makes no network call, so a cold start stays fast. Its error
 // is a programmer's: a Config that Load did not make.
 func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	logger := deps.Logger
@@ -53,7 +54,15 @@ func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	}
 	clock := reset.SystemClock{}
 	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
-	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, reset.Deps{Clock: clock, Logger: logger})
+	rdeps := reset.Deps{Clock: clock, Logger: logger, Policies: clients.Policies()}
+	if cfg.EventBus.BusName != "" {
+		bus, err := aliyun.NewEventBus(clients, cfg.EventBus)
+		if err != nil {
+			return nil, fmt.Errorf("event bus: %w", err)
+		}
+		rdeps.Publisher = aliyun.NewPublisher(bus)
+	}
+	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, rdeps)
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
 	}

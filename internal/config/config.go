@@ -31,10 +31,20 @@ const (
 	EnvMaxInFlight            = "MAX_IN_FLIGHT"
 	EnvMaxAttempts            = "MAX_ATTEMPTS"
 	EnvLogLevel               = "LOG_LEVEL"
+	// EnvEventBusName, when set, turns on the outcome events: the custom
+	// EventBridge bus they are put on. EnvEventBridgeEndpoint overrides the
+	// data API's endpoint, <account>.eventbridge.<region>.aliyuncs.com.
+	EnvEventBusName        = "EVENT_BUS_NAME"
+	EnvEventBridgeEndpoint = "EVENTBRIDGE_ENDPOINT"
 
 	// EnvFCRegion is set by Function Compute itself in every instance; Load
 	// falls back to it when ALIBABA_CLOUD_REGION_ID is empty.
 	EnvFCRegion = "FC_REGION"
+	// EnvFCAccountID is the account id Function Compute sets in every
+	// instance ("FC_ACCOUNT_ID: the user ID", FC's "Configure environment
+	// variables", https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables);
+	// the default EventBridge endpoint needs it.
+	EnvFCAccountID = "FC_ACCOUNT_ID"
 
 	// EnvDebug is read by the Alibaba Cloud SDKs themselves, at package
 	// initialisation (github.com/alibabacloud-go/debug's Init): "tea" or
@@ -78,11 +88,13 @@ var Variables = []string{
 	EnvMaxInFlight,
 	EnvMaxAttempts,
 	EnvLogLevel,
+	EnvEventBusName,
+	EnvEventBridgeEndpoint,
 }
 
 // PlatformVariables lists the variables Load reads that Function Compute sets
 // in every instance; a deployment does not set them.
-var PlatformVariables = []string{EnvFCRegion, EnvDebug, EnvGoDebug}
+var PlatformVariables = []string{EnvFCRegion, EnvFCAccountID, EnvDebug, EnvGoDebug}
 
 // sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps:
 // every debug.Init flag in tea v1.5.3, darabonba-openapi v2.1.13 and
@@ -130,6 +142,11 @@ type Config struct {
 	MaxAttempts int // tries per throttled or unavailable call, 1 to MaxAttemptsLimit
 
 	LogLevel slog.Level
+
+	// EventBus is where the outcome events go; an empty BusName publishes
+	// none. Its fields are EVENT_BUS_NAME, EVENTBRIDGE_ENDPOINT,
+	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig.
+	EventBus aliyun.EventBusConfig
 }
 
 // Error is a configuration error: which variable, and the rule its value
@@ -163,6 +180,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:               l.logLevel(EnvLogLevel),
 	}
 	c.RegionID = l.region(c)
+	c.EventBus = l.eventBus(c.RegionID)
 	l.password(&c)
 	l.noSDKDebug(EnvDebug)
 	l.noHTTP2Debug(EnvGoDebug)
@@ -366,6 +384,30 @@ func (l *loader) list(name string, kind reset.Kind, valid func(string) bool) []s
 		l.fail(name, "holds no entry: leave it empty to allow all")
 	}
 	return out
+}
+
+// eventBus reads the outcome events' bus. Unset, nothing is published and
+// the endpoint and account are not read; set, the adapter's rules apply
+// (aliyun.CheckEventBusConfig), naming the variable at fault.
+func (l *loader) eventBus(region string) aliyun.EventBusConfig {
+	c := aliyun.EventBusConfig{BusName: l.get(EnvEventBusName)}
+	if c.BusName == "" {
+		if l.get(EnvEventBridgeEndpoint) != "" {
+			l.fail(EnvEventBridgeEndpoint, "is set but %s is not: set the bus the outcome events go to, or unset both", EnvEventBusName)
+		}
+		return c
+	}
+	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvEventBridgeEndpoint), l.get(EnvFCAccountID), region
+	if err := aliyun.CheckEventBusConfig(c); err != nil {
+		var re *reset.Error
+		if errors.As(err, &re) && re.Field != "" {
+			l.fail(re.Field, "%s", re.Message)
+		} else {
+			l.fail(EnvEventBusName, "%s", err)
+		}
+		return aliyun.EventBusConfig{}
+	}
+	return c
 }
 
 func (l *loader) logLevel(name string) slog.Level {

@@ -42,7 +42,7 @@ func TestLoad(t *testing.T) {
 			KMSEncryptionKeyID: "alias/pwreset",
 			SecretNamePrefix:   "pwreset/",
 			PasswordLength:     24,
-			MaxInFlight:        8,
+			MaxInFlight:        24,
 			MaxAttempts:        5,
 			LogLevel:           slog.LevelInfo,
 		}, c)
@@ -148,6 +148,34 @@ func TestLoadGoDebug(t *testing.T) {
 	}
 }
 
+func TestLoadEventBus(t *testing.T) {
+	base := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		want aliyun.EventBusConfig
+	}{
+		{"OKOff", nil, aliyun.EventBusConfig{}},
+		{"OKDefaultEndpoint", map[string]string{"EVENT_BUS_NAME": "pwreset-outcomes", "FC_ACCOUNT_ID": "1234567890"},
+			aliyun.EventBusConfig{BusName: "pwreset-outcomes", AccountID: "1234567890", RegionID: "cn-hangzhou"}},
+		{"OKEndpoint", map[string]string{"EVENT_BUS_NAME": "b", "EVENTBRIDGE_ENDPOINT": "http://127.0.0.1:9"},
+			aliyun.EventBusConfig{BusName: "b", Endpoint: "http://127.0.0.1:9", RegionID: "cn-hangzhou"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			c, err := config.Load(env(t, vars))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.EventBus)
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}
 	with := func(k, v string) map[string]string {
@@ -156,6 +184,14 @@ func TestLoadErrors(t *testing.T) {
 			if _, ok := m[rk]; !ok {
 				m[rk] = rv
 			}
+		}
+		return m
+	}
+	withAll := func(vars map[string]string) map[string]string {
+		m := with("", "")
+		delete(m, "")
+		for k, v := range vars {
+			m[k] = v
 		}
 		return m
 	}
@@ -207,6 +243,10 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrLogLevelOffset", with("LOG_LEVEL", "info+2"), "LOG_LEVEL", `"debug"`},
 		{"ErrDebugTea", with("DEBUG", "tea"), "DEBUG", `"tea"`},
 		{"ErrDebugDaraInList", with("DEBUG", "app,dara"), "DEBUG", `"dara"`},
+		{"ErrEventBusName", with("EVENT_BUS_NAME", "-bus"), "EVENT_BUS_NAME", "event bus name"},
+		{"ErrEventBusNoAccount", with("EVENT_BUS_NAME", "pwreset-outcomes"), "FC_ACCOUNT_ID", "account id"},
+		{"ErrEventBridgeEndpointAlone", with("EVENTBRIDGE_ENDPOINT", "http://127.0.0.1:1"), "EVENTBRIDGE_ENDPOINT", "EVENT_BUS_NAME is not"},
+		{"ErrEventBridgeEndpointUndocumented", withAll(map[string]string{"EVENT_BUS_NAME": "b", "EVENTBRIDGE_ENDPOINT": "events.aliyuncs.com"}), "EVENTBRIDGE_ENDPOINT", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -457,7 +457,7 @@ func testConfig() reset.Config {
 
 // MustEnv builds a Rotator over fresh fakes; edit, when given, changes the
 // configuration first.
-func MustEnv(tb testing.TB, edit func(*reset.Config)) *env {
+func MustEnv(tb testing.TB, edit func(*reset.Config), withDeps ...func(*reset.Deps)) *env {
 	tb.Helper()
 	clock := &FakeClock{now: epoch}
 	rec := &recorder{clock: clock}
@@ -474,10 +474,13 @@ func MustEnv(tb testing.TB, edit func(*reset.Config)) *env {
 	if edit != nil {
 		edit(&e.Config)
 	}
+	deps := reset.Deps{Clock: clock, Rand: rand.NewChaCha8([32]byte{1, 2, 3}), Logger: newLogger(e.LogLines)}
+	for _, f := range withDeps {
+		f(&deps)
+	}
 	r, err := newPacedRotator(e.Config,
 		map[reset.Kind]reset.Resetter{reset.KindCloudSSO: e.SSO, reset.KindFabric: e.Fabric},
-		e.Store,
-		reset.Deps{Clock: clock, Rand: rand.NewChaCha8([32]byte{1, 2, 3}), Logger: newLogger(e.LogLines)},
+		e.Store, deps,
 	)
 	require.NoError(tb, err)
 	e.Rotator = r

@@ -15,7 +15,8 @@ import (
 // to finish a rotation (see budget.go), no new target is started: those are
 // StatusSkipped. A panic in one target's rotation fails that target with
 // EInternal and no other. A dry run checks each target's secret is readable
-// and changes nothing.
+// and changes nothing. With Deps.Publisher set, the outcomes of a request
+// that is not a dry run are published once all are decided (events.go).
 func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 	p, err := r.plan(req)
 	if err != nil {
@@ -50,6 +51,9 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 		})
 	}
 	wg.Wait()
+	// Every answer is decided: publish the outcomes, once per target,
+	// before the answer goes back (events.go). It never changes them.
+	r.publish(ctx, r.outcomeEvents(req, out))
 	results := make([]Result, len(req.Targets))
 	for i, j := range p.index {
 		results[i] = out[j]

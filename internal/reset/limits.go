@@ -31,7 +31,7 @@ var MaxPrefixLength = MaxSecretNameLength - maxKeyLength
 // Defaults of Config.
 const (
 	DefaultSecretPrefix = "pwreset/"
-	DefaultMaxInFlight  = 8
+	DefaultMaxInFlight  = 24
 	DefaultMaxAttempts  = 5
 	defaultBaseBackoff  = 100 * time.Millisecond
 	defaultMaxBackoff   = 5 * time.Second
@@ -48,7 +48,7 @@ type Config struct {
 	// without an entry allows all.
 	Allowed     map[Kind][]string
 	Password    PasswordPolicy
-	MaxInFlight int           // targets rotated at once; default 8
+	MaxInFlight int           // targets rotated at once; default 24 (docs/PERFORMANCE.md)
 	MaxAttempts int           // tries per cloud call when throttled or unavailable; default 5
 	BaseBackoff time.Duration // first backoff; default 100ms
 	MaxBackoff  time.Duration // backoff cap; default 5s

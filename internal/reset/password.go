@@ -36,6 +36,10 @@ const MinPasswordEntropyBits = 100
 type PasswordPolicy struct {
 	Length  int    // 8 to 32; default 24
 	Exclude string // characters never used (e.g. look-alikes)
+	// Distinct makes every character of a password different (a
+	// directory's MinPasswordDifferentChars; see Meet). Configuration
+	// never sets it.
+	Distinct bool
 }
 
 // Validate checks the policy: Length is 0 (meaning DefaultPasswordLength) or
@@ -52,6 +56,9 @@ func (p PasswordPolicy) Validate() error {
 	}
 	if c := p.EmptyClass(); c != "" {
 		return FieldError("Exclude", "excludes every %s character", c)
+	}
+	if p.Distinct && p.length() > p.AlphabetSize() {
+		return FieldError("Exclude", "leaves %d characters, too few for %d different ones", p.AlphabetSize(), p.length())
 	}
 	if bits := p.EntropyBits(); bits < MinPasswordEntropyBits {
 		field, fixes := "Length", []string{}
@@ -90,9 +97,19 @@ func (p PasswordPolicy) AlphabetSize() int { return len(p.alphabet()) }
 // 1/(n1·n2·n3·n4·N^(L−4)): the min-entropy, and so the entropy, is at
 // least Σlog2(ni) + (L−4)·log2(N). It counts the required characters at
 // their class's size, never the alphabet's, which is what keeps it
-// conservative.
+// conservative. With Distinct, the j-th of the other characters is drawn
+// from the N−j not yet used (j from 4 to L−1), so the bound is
+// Σlog2(ni) + Σlog2(N−j) by the same argument.
 func (p PasswordPolicy) EntropyBits() float64 {
-	bits := float64(p.length()-len(passwordClasses)) * math.Log2(float64(len(p.alphabet())))
+	n := len(p.alphabet())
+	var bits float64
+	for j := len(passwordClasses); j < p.length(); j++ {
+		if !p.Distinct {
+			bits += math.Log2(float64(n))
+		} else if n-j > 0 {
+			bits += math.Log2(float64(n - j))
+		}
+	}
 	for _, c := range passwordClasses {
 		bits += math.Log2(float64(len(without(c.chars, p.Exclude))))
 	}
@@ -103,7 +120,7 @@ func (p PasswordPolicy) EntropyBits() float64 {
 // p's alphabet, or MaxPasswordLength+1 when none does.
 func (p PasswordPolicy) LengthFor(bits float64) int {
 	for n := MinPasswordLength; n <= MaxPasswordLength; n++ {
-		if (PasswordPolicy{Length: n, Exclude: p.Exclude}).EntropyBits() >= bits {
+		if (PasswordPolicy{Length: n, Exclude: p.Exclude, Distinct: p.Distinct}).EntropyBits() >= bits {
 			return n
 		}
 	}
@@ -148,10 +165,11 @@ func without(chars, exclude string) string {
 // (rejection sampling, never a bare modulo). It is safe for concurrent use if
 // its random source is.
 type passwordGenerator struct {
-	length  int
-	classes [4]string // each class minus the excluded characters
-	all     string    // the union of classes
-	rand    io.Reader
+	length   int
+	distinct bool      // no character twice (PasswordPolicy.Distinct)
+	classes  [4]string // each class minus the excluded characters
+	all      string    // the union of classes
+	rand     io.Reader
 }
 
 // newPasswordGenerator returns a generator for policy drawing from rnd; a
@@ -163,7 +181,7 @@ func newPasswordGenerator(policy PasswordPolicy, rnd io.Reader) (*passwordGenera
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	g := &passwordGenerator{length: policy.Length, rand: rnd}
+	g := &passwordGenerator{length: policy.Length, distinct: policy.Distinct, rand: rnd}
 	if g.length == 0 {
 		g.length = DefaultPasswordLength
 	}
@@ -187,12 +205,19 @@ func (g *passwordGenerator) Generate() (string, error) {
 		}
 		pw[i] = c
 	}
+	pool := g.all
+	if g.distinct {
+		pool = without(g.all, string(pw[:len(g.classes)]))
+	}
 	for i := len(g.classes); i < len(pw); i++ {
-		c, err := src.pick(g.all)
+		c, err := src.pick(pool)
 		if err != nil {
 			return "", err
 		}
 		pw[i] = c
+		if g.distinct {
+			pool = without(pool, string(c))
+		}
 	}
 	// Fisher–Yates, so the required characters sit anywhere with equal odds.
 	for i := len(pw) - 1; i > 0; i-- {

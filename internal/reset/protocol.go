@@ -35,6 +35,9 @@ import (
 //     effect. If the target refuses P_w for good (account gone, password
 //     refused), the account is blocked: answer EConflict (ErrBlocked)
 //     naming w, and every rotation answers the same while the refusal lasts.
+//     Before the roll-forward or the stage, P is drawn to the rules of the
+//     target's directory (policy.go): rules that cannot be read or met
+//     fail the target with nothing changed.
 //  1. Stage: generate P; PutSecretValue(S, v, P, [ACSPending]). If it is
 //     refused (the code for "version id exists" is not documented), read v
 //     and decide from its stages, never from the code: ACSCurrent → done;
@@ -69,7 +72,7 @@ func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 		return in.failed(perr)
 	}
 	defer clear(pending.Data)
-	rolled := ""
+	rolled, password := "", ""
 	if found {
 		switch w := pending.VersionID; {
 		case w == in.versionID && pending.HasStage(StageCurrent):
@@ -81,6 +84,11 @@ func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 			}
 			return r.complete(ctx, in, password, true, "")
 		case !pending.HasStage(StageCurrent):
+			// The new password is drawn to the directory's rules before
+			// the roll-forward changes the target.
+			if password, perr = r.newPassword(ctx, in); perr != nil {
+				return in.failed(perr)
+			}
 			if err := r.rollForward(ctx, in, pending); err != nil {
 				return in.failed(err)
 			}
@@ -94,7 +102,12 @@ func (r *Rotator) rotate(ctx context.Context, in rotation) Result {
 	}
 
 	// 1. Stage.
-	st, serr := r.stage(ctx, in)
+	if password == "" {
+		if password, perr = r.newPassword(ctx, in); perr != nil {
+			return in.failed(perr)
+		}
+	}
+	st, serr := r.stage(ctx, in, password)
 	if serr != nil {
 		res := in.failed(serr)
 		res.RolledForward = rolled
@@ -216,13 +229,28 @@ type staged struct {
 	superseded bool   // version v was overtaken
 }
 
-// stage is step 1 of rotate.
-func (r *Rotator) stage(ctx context.Context, in rotation) (staged, *Error) {
-	end, bounded := r.stepEnd(ctx, 2)
-	password, err := r.passwords.Generate()
-	if err != nil {
-		return staged{}, &Error{Code: EInternal, Message: "generating a password failed", Err: err}
+// newPassword draws the password of a new version of in's target: to the
+// rules of its directory when its kind has them (passwordsFor). Its error
+// comes before any change to the target.
+func (r *Rotator) newPassword(ctx context.Context, in rotation) (string, *Error) {
+	src, perr := r.passwordsFor(ctx, in)
+	if perr != nil {
+		return "", perr
 	}
+	password, err := src.Generate()
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == EConflict {
+			return "", e
+		}
+		return "", &Error{Code: EInternal, Message: "generating a password failed", Err: err}
+	}
+	return password, nil
+}
+
+// stage is step 1 of rotate: stage password, new, as version v.
+func (r *Rotator) stage(ctx context.Context, in rotation, password string) (staged, *Error) {
+	end, bounded := r.stepEnd(ctx, 2)
 	data := secretData(in.target, password)
 	defer clear(data)
 	created := false

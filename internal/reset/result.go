@@ -23,6 +23,13 @@ type Request struct {
 	// so that errors name a target's field "targets[i].field" even in a
 	// batch of one. A request of more than one target is always a batch.
 	Batch bool
+	// Trigger, RequestID and RunID say where the request came from: the
+	// trigger ("http", "eventbridge", "timer", "invoke"), the invocation's
+	// request id and, for a fleet run, its run id. Only the outcome events
+	// carry them; they change nothing in the rotation.
+	Trigger   string
+	RequestID string
+	RunID     string
 }
 
 // Result is one target's outcome.

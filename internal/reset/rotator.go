@@ -25,6 +25,9 @@ type Rotator struct {
 	passwords *passwordGenerator
 	allowed   map[Kind]map[string]bool
 	locks     targetLocks
+	publisher Publisher
+	policies  map[Kind]PolicyReader
+	rules     policyCache
 }
 
 // Deps are a Rotator's sources of time, randomness and logs. A zero field
@@ -38,6 +41,13 @@ type Deps struct {
 	Rand io.Reader
 	// Logger receives the per-target outcome lines.
 	Logger *slog.Logger
+	// Publisher, when set, receives the outcome events of every request
+	// that is not a dry run (events.go); nil publishes nothing.
+	Publisher Publisher
+	// Policies holds, per kind, the reader of its directories' password
+	// rules (policy.go); a kind without one (Fabric: BaaS documents no
+	// policy API) gets passwords of Config.Password alone.
+	Policies map[Kind]PolicyReader
 }
 
 // NewRotator returns a Rotator that resets each kind of target with its
@@ -66,6 +76,14 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, deps
 		rand:      deps.Rand,
 		log:       deps.Logger,
 		allowed:   map[Kind]map[string]bool{},
+		publisher: deps.Publisher,
+		policies:  map[Kind]PolicyReader{},
+	}
+	for k, p := range deps.Policies {
+		if specOf(k) == nil || p == nil {
+			return nil, fmt.Errorf("reset: password policy reader for kind %q is unknown or nil", k)
+		}
+		r.policies[k] = p
 	}
 	for k, v := range resetters {
 		if specOf(k) == nil {

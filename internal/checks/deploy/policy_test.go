@@ -93,6 +93,9 @@ var apiVersions = map[string]string{
 	"2021-05-15": "cloudsso",
 	"2018-12-21": "baas",
 	"2023-03-30": "fc",
+	// EventBridge's data API, whose PutEvents is signed by hand
+	// (internal/aliyun's putEventsAction; docs/wire-facts.md).
+	"2015-06-06": "eventbridge",
 }
 
 // isAPI reports whether client has the generated API method name.
@@ -297,6 +300,9 @@ var (
 	reLog               = regexp.MustCompile(`^acs:log:[a-z0-9*-]+:[0-9*]+:project/[a-z0-9*-]+/logstore/[a-z0-9*_-]+$`)
 	reMNSQueue          = regexp.MustCompile(`^acs:mns:[a-z0-9*-]+:[0-9*]+:/queues/([A-Za-z0-9*-]+)/messages$`)
 	reFCFunction        = regexp.MustCompile(`^acs:fc:[a-z0-9*-]+:[0-9*]+:functions/([A-Za-z0-9*_-]+)$`)
+	// One named bus, the outcome events' (the resource form of
+	// docs/deploy-policy.json's bus statements); never every bus.
+	reEventBus = regexp.MustCompile(`^acs:eventbridge:[a-z0-9*-]+:[0-9*]+:eventbus/([A-Za-z0-9-]+)$`)
 )
 
 func TestPolicyIsLeastPrivilege(t *testing.T) {
@@ -331,6 +337,8 @@ func TestPolicyIsLeastPrivilege(t *testing.T) {
 			return reMNSQueue, "MNS queues"
 		case strings.HasPrefix(action, "fc:"):
 			return reFCFunction, "functions"
+		case action == "eventbridge:PutEvents":
+			return reEventBus, "one named event bus"
 		}
 		return nil, ""
 	}
@@ -409,7 +417,9 @@ func TestPolicyGrantsProtocolV2(t *testing.T) {
 	for _, a := range calledActions(t) {
 		called[a] = true
 	}
-	for _, a := range []string{"kms:GetSecretValue", "cloudsso:GetUser", "baas:DescribeFabricOrganizationUsers"} {
+	for _, a := range []string{"kms:GetSecretValue", "cloudsso:GetUser", "baas:DescribeFabricOrganizationUsers",
+		// The directory's password rules and the outcome events.
+		"cloudsso:GetPasswordPolicy", "eventbridge:PutEvents"} {
 		assert.True(t, called[a], "the adapters no longer call %s", a)
 		assert.True(t, granted[a], "docs/ram-policy.json does not grant %s", a)
 	}

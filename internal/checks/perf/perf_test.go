@@ -213,3 +213,20 @@ func TestLatencyCap(t *testing.T) {
 		})
 	}
 }
+
+// TestOutcomeEventsRoundTrips checks what the outcome events cost: one
+// event and one PutEvents per single rotation, after its four protocol
+// calls; one event per target and one PutEvents per 16 in a batch, all
+// after the batch's last protocol call; one policy read per directory.
+func TestOutcomeEventsRoundTrips(t *testing.T) {
+	const n = 40
+	c, err := perf.OutcomeEvents(testCtx(t), n)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GetSecretValue", "PutSecretValue", "ResetUserPassword", "UpdateSecretVersionStage", "PutEvents"}, c.SingleCalls)
+	assert.Equal(t, 1, c.SingleEvents)
+	assert.Equal(t, n, c.BatchEvents)
+	assert.Equal(t, (n+15)/16, c.BatchPutEvents)
+	assert.Equal(t, 4*n+(n+15)/16, c.BatchCalls)
+	assert.Equal(t, 1, c.BatchPolicyReads, "the directory's rules, read once for the batch")
+	assert.True(t, c.PutEventsLast, "events are published after the last protocol call")
+}

@@ -134,17 +134,44 @@ func (c *leakCanary) cloudCount() int {
 }
 
 type canaryWriter struct {
-	c     *leakCanary
-	label string
-	mu    sync.Mutex
-	buf   strings.Builder
+	c       *leakCanary
+	label   string
+	mu      sync.Mutex
+	buf     strings.Builder
+	written chan struct{} // closed (and replaced) by each Write
 }
 
 func (w *canaryWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
+	if w.written != nil {
+		close(w.written)
+		w.written = nil
+	}
 	return len(p), nil
+}
+
+// WaitFor waits until the text written holds s, or ctx ends; it reports
+// whether it does.
+func (w *canaryWriter) WaitFor(ctx context.Context, s string) bool {
+	for {
+		w.mu.Lock()
+		if strings.Contains(w.buf.String(), s) {
+			w.mu.Unlock()
+			return true
+		}
+		if w.written == nil {
+			w.written = make(chan struct{})
+		}
+		ch := w.written
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // String returns every byte written so far.
@@ -184,6 +211,10 @@ func (c *leakCanary) scan() (texts, size, passwords int, hits []string) {
 	}
 	for _, cl := range clouds {
 		pw = append(pw, cl.AcceptedPasswords()...)
+		// Every outcome event a bus of the cloud accepted, whole.
+		for _, e := range cl.PublishedEvents() {
+			all = append(all, labelled{"published event " + e.Type + " " + e.ID, string(e.Raw)})
+		}
 	}
 	idx := newFormIndex(pw)
 	for _, t := range all {

@@ -46,6 +46,11 @@ type Config struct {
 	// Env is added to the function's environment after the variables Start
 	// sets, so it can override them.
 	Env []string
+	// EventBus, when set, is the custom bus of the outcome events: Start
+	// serves the cloud's EventBridge data API with that bus and sets
+	// EVENT_BUS_NAME and EVENTBRIDGE_ENDPOINT; Cloud.PublishedEvents then
+	// holds what the function published.
+	EventBus string
 }
 
 // Stack is a running local cloud, runtime API and function instance.
@@ -106,6 +111,15 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		"BAAS_ENDPOINT=" + s.Endpoints.BaaS,
 		"ALIBABA_CLOUD_REGION_ID=" + s.Cloud.Region(),
 		"KMS_ENCRYPTION_KEY_ID=" + emulator.FixtureKMSKeyID,
+	}
+	if cfg.EventBus != "" {
+		u, err := s.Cloud.StartEventBus()
+		if err != nil {
+			s.Cloud.Close()
+			return nil, fmt.Errorf("localrun: start eventbridge: %w", err)
+		}
+		s.Cloud.AddEventBus(cfg.EventBus)
+		env = append(env, "EVENT_BUS_NAME="+cfg.EventBus, "EVENTBRIDGE_ENDPOINT="+u)
 	}
 	// Coverage of the binary (go build -cover) is written where the test
 	// asks; nothing else of this process's environment reaches the function.

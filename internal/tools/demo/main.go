@@ -2,6 +2,7 @@
 // builds the function, starts the local cloud and Function Compute runtime,
 // runs the real binary under them, sends every sample event in events/, and
 // prints for each the response, the secret's versions in the local KMS, the
+// outcome events it published to the local EventBridge bus, the
 // function's log lines and a check that the password now in effect on each
 // target is the one staged ACSCurrent. It never prints a password, and exits
 // non-zero if any check fails.
@@ -42,6 +43,10 @@ func main() {
 // not hold.
 var errChecksFailed = errors.New("some checks failed")
 
+// demoBus is the local EventBridge bus the function publishes its outcome
+// events to (EVENT_BUS_NAME).
+const demoBus = "pwreset-outcomes"
+
 // invokeTimeout bounds one invocation; the samples finish in milliseconds.
 const invokeTimeout = 60 * time.Second
 
@@ -75,7 +80,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	stack, err := localrun.Start(ctx, localrun.Config{Binary: *binary})
+	stack, err := localrun.Start(ctx, localrun.Config{Binary: *binary, EventBus: demoBus})
 	if err != nil {
 		return err
 	}
@@ -83,6 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Local cloud: KMS %s, CloudSSO %s, BaaS %s\n", stack.Endpoints.KMS, stack.Endpoints.CloudSSO, stack.Endpoints.BaaS)
 	fmt.Fprintf(stdout, "Function Compute runtime API: %s; invocations carry the role credentials %s\n", stack.RuntimeAddr, stack.Role.AccessKeyID)
 
+	fmt.Fprintf(stdout, "Outcome events go to the local EventBridge bus %s\n", demoBus)
 	d := &demo{stack: stack, out: stdout}
 	for i, file := range files {
 		if err := d.send(ctx, i+1, file); err != nil {
@@ -104,6 +110,7 @@ type demo struct {
 	stack          *localrun.Stack
 	out            io.Writer
 	passed, failed int
+	seenEvents     int // events of the bus already shown
 }
 
 func (d *demo) check(ok bool, format string, args ...any) {
@@ -155,6 +162,7 @@ func (d *demo) send(ctx context.Context, n int, file string) error {
 	for _, r := range answer.Results() {
 		d.printSecret(r.SecretName)
 	}
+	d.printEvents(answer)
 	fmt.Fprintln(d.out, "  function log:")
 	logs, err := d.stack.Logs(ictx, requestID)
 	if err != nil {
@@ -205,6 +213,29 @@ func (d *demo) printSecret(name string) {
 		}
 		fmt.Fprintf(d.out, "    version %-40s stages %-24s created %s\n", v.VersionID, stages, v.Created.UTC().Format(time.RFC3339))
 	}
+}
+
+// printEvents prints the outcome events this invocation published (the
+// bus's events since the last call), and checks one per result of a
+// rotation, none for a dry run.
+func (d *demo) printEvents(a localrun.Answer) {
+	all := d.stack.Cloud.PublishedEvents()
+	fresh := all[min(d.seenEvents, len(all)):]
+	d.seenEvents = len(all)
+	fmt.Fprintf(d.out, "  outcome events on %s:\n", demoBus)
+	for _, e := range fresh {
+		d.show("an outcome event", fmt.Sprintf("%s  %s  id %s\n  data %s", e.Type, e.Subject, e.ID, e.Data))
+	}
+	want := 0
+	for _, r := range a.Results() {
+		if r.Status != "validated" {
+			want++
+			if r.RolledForward != "" {
+				want++
+			}
+		}
+	}
+	d.check(len(fresh) == want, "%d outcome events published, one per rotated target (dry runs publish none)", len(fresh))
 }
 
 func pretty(v any) string {

@@ -39,6 +39,8 @@ func TestRun(t *testing.T) {
 		assert.Contains(t, text, "FC Invoke Start RequestId: demo-01-")
 		assert.NotContains(t, text, "FAILED")
 		assert.Contains(t, text, "check: no password in anything the function printed")
+		assert.Contains(t, text, "pwreset:Rotation:Succeeded  pwreset/cloudsso/")
+		assert.Contains(t, text, "outcome events published, one per rotated target")
 		files, err := filepath.Glob("../../../events/*.json")
 		require.NoError(t, err)
 		assert.Equal(t, len(files), strings.Count(text, "\n== "), "one section per sample event")
