@@ -53,7 +53,11 @@ func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	}
 	clock := reset.SystemClock{}
 	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
-	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, reset.Deps{Clock: clock, Logger: logger})
+	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, reset.Deps{
+		Clock: clock, Logger: logger,
+		Listers: aliyun.NewDirectory(clients).Listers(),
+		Secrets: aliyun.NewSecretLister(clients).SweepLister(),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
 	}

@@ -25,6 +25,9 @@ type Rotator struct {
 	passwords *passwordGenerator
 	allowed   map[Kind]map[string]bool
 	locks     targetLocks
+	listers   map[Kind]Lister
+	secrets   SecretLister
+	completed RunCompleted
 }
 
 // Deps are a Rotator's sources of time, randomness and logs. A zero field
@@ -38,6 +41,15 @@ type Deps struct {
 	Rand io.Reader
 	// Logger receives the per-target outcome lines.
 	Logger *slog.Logger
+	// Listers list the accounts of a selector, per kind; a kind without
+	// one refuses select.
+	Listers map[Kind]Lister
+	// Secrets lists the secrets under the prefix for the sweep; nil
+	// refuses sweep.
+	Secrets SecretLister
+	// Completed is told when a selector run or a sweep ends (the
+	// pwreset:Run:Completed hook); nil does nothing.
+	Completed RunCompleted
 }
 
 // NewRotator returns a Rotator that resets each kind of target with its
@@ -66,6 +78,18 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, deps
 		rand:      deps.Rand,
 		log:       deps.Logger,
 		allowed:   map[Kind]map[string]bool{},
+		listers:   map[Kind]Lister{},
+		secrets:   deps.Secrets,
+		completed: deps.Completed,
+	}
+	if r.completed == nil {
+		r.completed = noRunCompleted{}
+	}
+	for k, l := range deps.Listers {
+		if specOf(k) == nil || l == nil {
+			return nil, fmt.Errorf("reset: lister for %q is unknown or nil", k)
+		}
+		r.listers[k] = l
 	}
 	for k, v := range resetters {
 		if specOf(k) == nil {
@@ -138,6 +162,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"BaseBackoff", &c.BaseBackoff, defaultBaseBackoff},
 		{"MaxBackoff", &c.MaxBackoff, defaultMaxBackoff},
 		{"StepReserve", &c.StepReserve, defaultStepReserve},
+		{"MaxPasswordAge", &c.MaxPasswordAge, 0},
 	} {
 		if *d.d < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)
