@@ -102,6 +102,7 @@ type eventProbe struct {
 	TriggerTime    json.RawMessage `json:"triggerTime"`
 	Target         json.RawMessage `json:"target"`
 	Targets        json.RawMessage `json:"targets"`
+	Sweep          json.RawMessage `json:"sweep"`
 }
 
 func (p eventProbe) trigger() (Trigger, error) {
@@ -112,10 +113,10 @@ func (p eventProbe) trigger() (Trigger, error) {
 		return TriggerHTTP, nil
 	case p.TriggerName != nil || p.TriggerTime != nil:
 		return TriggerTimer, nil
-	case p.Target != nil || p.Targets != nil:
+	case p.Target != nil || p.Targets != nil || p.Sweep != nil:
 		return TriggerInvoke, nil
 	}
-	return "", reset.FieldError("event", "is neither an HTTP trigger, EventBridge or timer event nor a request (no target or targets field)")
+	return "", reset.FieldError("event", "is neither an HTTP trigger, EventBridge or timer event nor a request (no target, targets or sweep field)")
 }
 
 // cloudEventEnvelope checks one CloudEvent's source and id, its key, and

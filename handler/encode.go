@@ -60,7 +60,8 @@ func resultFailure(r reset.Result) reset.ErrorCode {
 	switch {
 	case r.Err != nil:
 		return reset.ErrorCodeOf(r.Err)
-	case r.Status == reset.StatusRotated, r.Status == reset.StatusValidated, r.Status == reset.StatusSuperseded:
+	case r.Status == reset.StatusRotated, r.Status == reset.StatusValidated, r.Status == reset.StatusSuperseded,
+		r.Status == reset.StatusHealthy, r.Status == reset.StatusDrift:
 		return ""
 	}
 	return reset.EInternal
@@ -185,6 +186,7 @@ func resultOf(r reset.Result) Result {
 		VersionID:     r.VersionID,
 		Resumed:       r.Resumed,
 		RolledForward: r.RolledForward,
+		Drift:         r.Drift,
 	}
 	if code := resultFailure(r); code != "" {
 		if out.Status == "" {

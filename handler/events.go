@@ -121,7 +121,28 @@ type Request struct {
 	// DryRun validates the request and checks the secrets are readable,
 	// changing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Select names a set of accounts of the target's directory or
+	// organization instead of one account; MaxTargets (1 to 100,000) is
+	// then required: more matches refuse the request before any reset.
+	Select     *SelectSpec `json:"select,omitempty"`
+	MaxTargets int         `json:"maxTargets,omitempty"`
+	// Sweep, an empty object, asks for the sweep of the secrets under the
+	// prefix: unfinished rotations are finished, drift is reported.
+	Sweep *SweepSpec `json:"sweep,omitempty"`
 }
+
+// SelectSpec filters a directory's or organization's accounts. Status,
+// ProvisionType and UserNamePrefix apply to CloudSSO; Exclude holds user
+// ids (CloudSSO) or user names (Fabric) to leave out.
+type SelectSpec struct {
+	Status         string   `json:"status,omitempty"`
+	ProvisionType  string   `json:"provisionType,omitempty"`
+	UserNamePrefix string   `json:"userNamePrefix,omitempty"`
+	Exclude        []string `json:"exclude,omitempty"`
+}
+
+// SweepSpec is the sweep request's body: it has no fields.
+type SweepSpec struct{}
 
 // TargetSpec names one account. Target says which service; the fields that
 // apply depend on it.
@@ -166,6 +187,9 @@ type Result struct {
 	// rotation of the same account (under another key) that this call
 	// finished first.
 	RolledForward string `json:"rolledForward,omitempty"`
+	// Drift, for a sweep's "drift" status, says what drifted:
+	// "placeholder", "stale", "accountGone", "unfinished" or "notPwreset".
+	Drift string `json:"drift,omitempty"`
 	// Error is set for a failed or skipped target.
 	Error *ErrorBody `json:"error,omitempty"`
 }

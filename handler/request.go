@@ -65,8 +65,11 @@ func lookupField(fs []field, name string) (field, bool) {
 // knownField reports whether name is a field of a Request.
 func knownField(name string) bool {
 	_, ok := lookupField(targetFields(), name)
-	return ok || name == "targets" || name == "dryRun"
+	return ok || topLevel[name]
 }
+
+// topLevel are the fields of a Request besides a TargetSpec's.
+var topLevel = map[string]bool{"targets": true, "dryRun": true, "select": true, "maxTargets": true, "sweep": true}
 
 // decodeRequest decodes a Request strictly (see Request), in one pass over
 // its tokens: encoding/json alone matches names case-insensitively, takes
@@ -97,6 +100,12 @@ func decodeRequest(data []byte, where string) (Request, error) {
 func (r Request) checkForm() error {
 	single := r.TargetSpec != TargetSpec{}
 	switch {
+	case r.Sweep != nil && (single || r.Targets != nil || r.Select != nil || r.MaxTargets != 0):
+		return reset.FieldError("sweep", "must be the only field besides dryRun")
+	case r.Sweep != nil:
+		return nil
+	case r.Select != nil && r.Targets != nil:
+		return reset.FieldError("select", "must not be given with targets: a selector names one directory or organization")
 	case r.Targets != nil && single:
 		if r.Target != "" {
 			return reset.FieldError("targets", "must not be given with target: name one target, or a batch in targets")
@@ -124,7 +133,14 @@ func (r Request) firstSetField() string {
 
 // resetRequest returns the domain request of r under key.
 func (r Request) resetRequest(key string) reset.Request {
-	out := reset.Request{IdempotencyKey: key, DryRun: r.DryRun, Batch: r.Targets != nil}
+	out := reset.Request{IdempotencyKey: key, DryRun: r.DryRun, Batch: r.Targets != nil, MaxTargets: r.MaxTargets, Sweep: r.Sweep != nil}
+	if r.Select != nil {
+		out.Select = &reset.Selector{Status: r.Select.Status, ProvisionType: r.Select.ProvisionType,
+			UserNamePrefix: r.Select.UserNamePrefix, Exclude: r.Select.Exclude}
+	}
+	if out.Sweep {
+		return out
+	}
 	if r.Targets == nil {
 		out.Targets = []reset.Target{r.TargetSpec.target()}
 		return out
@@ -208,7 +224,7 @@ func (c *checker) object(path string, spec *TargetSpec, req *Request) error {
 		key, _ := tok.(string) // object keys are always strings
 		name := path + key
 		f, ok := lookupField(fields, key)
-		top := req != nil && (key == "targets" || key == "dryRun")
+		top := req != nil && topLevel[key]
 		switch {
 		case key == "password":
 			return reset.FieldError(name, "must not be given: pwreset generates every password itself")
@@ -223,6 +239,12 @@ func (c *checker) object(path string, spec *TargetSpec, req *Request) error {
 			req.Targets, err = c.targets(name)
 		case key == "dryRun" && top:
 			req.DryRun, err = c.boolean(name)
+		case key == "select" && top:
+			req.Select, err = c.selector(name)
+		case key == "maxTargets" && top:
+			req.MaxTargets, err = c.count(name)
+		case key == "sweep" && top:
+			req.Sweep, err = c.sweep(name)
 		case f.boolean:
 			var b bool
 			b, err = c.boolean(name)
@@ -284,6 +306,105 @@ func (c *checker) targets(name string) ([]TargetSpec, error) {
 	}
 	_, err = c.token() // the closing ']'
 	return out, err
+}
+
+// selector decodes a select object strictly.
+func (c *checker) selector(name string) (*SelectSpec, error) {
+	if err := c.open(name, '{', "an object"); err != nil {
+		return nil, err
+	}
+	out := &SelectSpec{}
+	seen := map[string]bool{}
+	for c.dec.More() {
+		tok, err := c.token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		path := name + "." + key
+		if seen[key] {
+			return nil, reset.FieldError(path, "is given twice")
+		}
+		seen[key] = true
+		switch key {
+		case "status":
+			out.Status, err = c.string(path)
+		case "provisionType":
+			out.ProvisionType, err = c.string(path)
+		case "userNamePrefix":
+			out.UserNamePrefix, err = c.string(path)
+		case "exclude":
+			out.Exclude, err = c.strings(path, reset.MaxExclude)
+		default:
+			return nil, reset.FieldError(unknownField(name+".", key), "is not a known field")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	_, err := c.token()
+	return out, err
+}
+
+// sweep decodes the sweep's body, an empty object.
+func (c *checker) sweep(name string) (*SweepSpec, error) {
+	if err := c.open(name, '{', "an object"); err != nil {
+		return nil, err
+	}
+	if c.dec.More() {
+		return nil, reset.FieldError(name, "must be an empty object")
+	}
+	_, err := c.token()
+	return &SweepSpec{}, err
+}
+
+// open reads the opening delimiter of a value that must be an object or
+// array.
+func (c *checker) open(name string, d json.Delim, what string) error {
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return reset.FieldError(name, "must be %s, got %s", what, typeName(tok))
+	}
+	return nil
+}
+
+// strings decodes an array of at most max strings.
+func (c *checker) strings(name string, max int) ([]string, error) {
+	if err := c.open(name, '[', "an array of strings"); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for i := 0; c.dec.More(); i++ {
+		if i == max {
+			return nil, reset.FieldError(name, "must hold at most %d entries", max)
+		}
+		s, err := c.string(fmt.Sprintf("%s[%d]", name, i))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	_, err := c.token()
+	return out, err
+}
+
+// count decodes a positive integer of at most reset.MaxSelectTargets.
+func (c *checker) count(name string) (int, error) {
+	tok, err := c.token()
+	if err != nil {
+		return 0, err
+	}
+	f, ok := tok.(float64)
+	if !ok {
+		return 0, reset.FieldError(name, "must be a number, got %s", typeName(tok))
+	}
+	if f != float64(int(f)) || f < 1 || f > reset.MaxSelectTargets {
+		return 0, reset.FieldError(name, "must be a whole number from 1 to %d", reset.MaxSelectTargets)
+	}
+	return int(f), nil
 }
 
 // validName reports whether a name the caller made up may be quoted back:

@@ -58,6 +58,11 @@ func cloudSSOError(op string, err error) error {
 		if isReuseRefusal(a.Code) {
 			return reset.EInvalid, reset.ErrPasswordReused, true
 		}
+		if classOf(a) == reset.EConflict && strings.Contains(strings.ToLower(a.Code), "sso") {
+			// The codes of errors.go's SSO rows: every user of the
+			// directory answers the same, so a selector run stops here.
+			return reset.EConflict, reset.ErrSSOLogonEnabled, true
+		}
 		return "", nil, false
 	})
 }

@@ -54,7 +54,10 @@ func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	}
 	clock := reset.SystemClock{}
 	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
-	rdeps := reset.Deps{Clock: clock, Logger: logger, Policies: clients.Policies()}
+	rdeps := reset.Deps{Clock: clock, Logger: logger, Policies: clients.Policies(),
+		Listers: aliyun.NewDirectory(clients).Listers(),
+		Secrets: aliyun.NewSecretLister(clients).SweepLister(),
+	}
 	if cfg.EventBus.BusName != "" {
 		bus, err := aliyun.NewEventBus(clients, cfg.EventBus)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pwreset/pwreset/internal/aliyun"
 	"github.com/pwreset/pwreset/internal/reset"
@@ -36,6 +37,7 @@ const (
 	// data API's endpoint, <account>.eventbridge.<region>.aliyuncs.com.
 	EnvEventBusName        = "EVENT_BUS_NAME"
 	EnvEventBridgeEndpoint = "EVENTBRIDGE_ENDPOINT"
+	EnvMaxPasswordAgeDays  = "MAX_PASSWORD_AGE_DAYS"
 
 	// EnvFCRegion is set by Function Compute itself in every instance; Load
 	// falls back to it when ALIBABA_CLOUD_REGION_ID is empty.
@@ -90,6 +92,7 @@ var Variables = []string{
 	EnvLogLevel,
 	EnvEventBusName,
 	EnvEventBridgeEndpoint,
+	EnvMaxPasswordAgeDays,
 }
 
 // PlatformVariables lists the variables Load reads that Function Compute sets
@@ -109,6 +112,8 @@ const (
 	// function's timeout.
 	MaxInFlightLimit = 32
 	MaxAttemptsLimit = 10
+	// MaxPasswordAgeDaysLimit is ten years: any longer age is no policy.
+	MaxPasswordAgeDaysLimit = 3650
 )
 
 // Config is pwreset's configuration. The zero value is not valid; use Load.
@@ -140,6 +145,10 @@ type Config struct {
 
 	MaxInFlight int // targets rotated at once, 1 to MaxInFlightLimit
 	MaxAttempts int // tries per throttled or unavailable call, 1 to MaxAttemptsLimit
+
+	// MaxPasswordAgeDays makes the sweep report a password older than
+	// this many days, 1 to MaxPasswordAgeDaysLimit; 0 (unset) reports none.
+	MaxPasswordAgeDays int
 
 	LogLevel slog.Level
 
@@ -178,6 +187,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxInFlight:            l.integer(EnvMaxInFlight, reset.DefaultMaxInFlight, 1, MaxInFlightLimit),
 		MaxAttempts:            l.integer(EnvMaxAttempts, reset.DefaultMaxAttempts, 1, MaxAttemptsLimit),
 		LogLevel:               l.logLevel(EnvLogLevel),
+		MaxPasswordAgeDays:     l.integer(EnvMaxPasswordAgeDays, 0, 1, MaxPasswordAgeDaysLimit),
 	}
 	c.RegionID = l.region(c)
 	c.EventBus = l.eventBus(c.RegionID)
@@ -201,6 +211,9 @@ func (c Config) RotatorConfig() reset.Config {
 		Password:    reset.PasswordPolicy{Length: c.PasswordLength, Exclude: c.PasswordExclude},
 		MaxInFlight: c.MaxInFlight,
 		MaxAttempts: c.MaxAttempts,
+		// A day is 24 hours here: an age in days is a policy, not a
+		// calendar.
+		MaxPasswordAge: time.Duration(c.MaxPasswordAgeDays) * 24 * time.Hour,
 	}
 }
 

@@ -175,15 +175,6 @@ type RunData struct {
 	Blocked int `json:"blocked,omitempty"`
 }
 
-// RunSummary is what the end of a fleet run reports to RunCompleted.
-type RunSummary struct {
-	RunID     string
-	Trigger   string
-	RequestID string
-	DryRun    bool
-	Results   []Result
-}
-
 // EventID returns the id of the event of type typ about version versionID:
 // "pwreset-" and 32 hex digits of a hash of both and of code, the error
 // code of a failure ("" otherwise), so that a redelivered outcome, and only
@@ -207,6 +198,11 @@ func (r *Rotator) outcomeEvents(req Request, results []Result) []Event {
 	now := r.clock.Now()
 	out := make([]Event, 0, len(results))
 	for _, res := range results {
+		if res.Status == StatusHealthy || res.Status == StatusDrift {
+			// The sweep's report on a secret it left alone: no rotation
+			// had an outcome (the run's event counts them).
+			continue
+		}
 		base := OutcomeData{
 			Target:     res.Target.Kind,
 			IDs:        targetIDs(res.Target),
@@ -246,25 +242,30 @@ func eventTypeOf(s Status) string {
 	return EventRotationFailed
 }
 
-// RunCompleted publishes the EventRunCompleted event of a fleet run (the
-// end of a selector, a sweep or a continued run), subject the run id, with
-// the same retries and logging as the outcome events. Its id derives from
-// the run id, so that a repeated end of the same run carries the same id.
-// Without a Publisher, or with an empty run id, it does nothing.
-func (r *Rotator) RunCompleted(ctx context.Context, s RunSummary) {
-	if r.publisher == nil || s.RunID == "" {
+// publishRun publishes the EventRunCompleted event of a fleet run (the
+// end of a selector or a sweep), subject the run id (the request's RunID,
+// else its idempotency key: the run's key), with the same retries and
+// logging as the outcome events. Its id derives from the run id, so that a
+// repeated end of the same run carries the same id. Without a Publisher it
+// does nothing.
+func (r *Rotator) publishRun(ctx context.Context, req Request, results []Result) {
+	runID := req.RunID
+	if runID == "" {
+		runID = req.IdempotencyKey
+	}
+	if r.publisher == nil || runID == "" {
 		return
 	}
-	d := RunData{RunID: s.RunID, Trigger: s.Trigger, RequestID: s.RequestID, DryRun: s.DryRun,
-		Targets: len(s.Results), Statuses: map[Status]int{}}
-	for _, res := range s.Results {
+	d := RunData{RunID: runID, Trigger: req.Trigger, RequestID: req.RequestID, DryRun: req.DryRun,
+		Targets: len(results), Statuses: map[Status]int{}}
+	for _, res := range results {
 		d.Statuses[res.Status]++
 		if errors.Is(res.Err, ErrBlocked) {
 			d.Blocked++
 		}
 	}
-	r.publish(ctx, []Event{{ID: EventID(s.RunID, EventRunCompleted, ""), Type: EventRunCompleted,
-		Subject: s.RunID, Time: r.clock.Now(), Data: d}})
+	r.publish(ctx, []Event{{ID: EventID(runID, EventRunCompleted, ""), Type: EventRunCompleted,
+		Subject: runID, Time: r.clock.Now(), Data: d}})
 }
 
 // publish puts events on the bus, retrying what was not published while a

@@ -225,7 +225,7 @@ func TestRunCompleted(t *testing.T) {
 	e := MustEnv(t, nil, withPublisher(pub))
 	res := MustRotate(t, context.Background(), e, req("k1", sso, fab))
 	before := len(pub.Events())
-	e.Rotator.RunCompleted(context.Background(), reset.RunSummary{RunID: "run-7", Trigger: "timer", RequestID: "r-9", Results: res})
+	e.Rotator.PublishRun(context.Background(), reset.Request{RunID: "run-7", Trigger: "timer", RequestID: "r-9"}, res)
 	events := pub.Events()[before:]
 	require.Len(t, events, 1)
 	ev := events[0]

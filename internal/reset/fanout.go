@@ -18,14 +18,50 @@ import (
 // and changes nothing. With Deps.Publisher set, the outcomes of a request
 // that is not a dry run are published once all are decided (events.go).
 func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
+	switch {
+	case req.Sweep:
+		return r.sweep(ctx, req)
+	case req.Select != nil:
+		return r.runSelector(ctx, req)
+	}
 	p, err := r.plan(req)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, len(p.targets))
+	out := r.fanout(ctx, req, p.targets, nil)
+	results := make([]Result, len(req.Targets))
+	for i, j := range p.index {
+		results[i] = out[j]
+	}
+	return results, nil
+}
+
+// runSelector runs a selector request: it lists the accounts, refuses more
+// than maxTargets before any reset, rotates each (a dry run checks each),
+// and stops starting targets at the first answer that the directory has
+// SSO logon enabled. Its end is a run's: RunCompleted is told.
+func (r *Rotator) runSelector(ctx context.Context, req Request) ([]Result, error) {
+	if _, err := r.plan(req); err != nil {
+		return nil, err
+	}
+	targets, err := r.expand(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := r.fanout(ctx, req, targets, &stopper{})
+	r.endRun(ctx, req, "select", out)
+	return out, nil
+}
+
+// fanout rotates targets (distinct, checked), at most MaxInFlight at once,
+// each under the version id of the request's key: the run's key, whatever
+// chunk or order the target comes in. stop, when set, ends the starting of
+// targets once a result says every later one would fail the same way.
+func (r *Rotator) fanout(ctx context.Context, req Request, targets []Target, stop *stopper) []Result {
+	out := make([]Result, len(targets))
 	slots := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup
-	for i, t := range p.targets {
+	for i, t := range targets {
 		in := rotation{
 			target:     t,
 			secretName: t.SecretName(r.cfg.SecretPrefix),
@@ -45,20 +81,26 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 			out[i] = r.logResult(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", ctx.Err()))
 			continue
 		}
+		if e := stop.err(); e != nil {
+			<-slots
+			res := in.result(StatusSkipped)
+			res.Err = e
+			out[i] = r.logResult(ctx, in, r.clock.Now(), res)
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-slots }()
 			out[i] = r.runOne(ctx, in)
+			if stop != nil {
+				stop.observe(out[i])
+			}
 		})
 	}
 	wg.Wait()
 	// Every answer is decided: publish the outcomes, once per target,
 	// before the answer goes back (events.go). It never changes them.
 	r.publish(ctx, r.outcomeEvents(req, out))
-	results := make([]Result, len(req.Targets))
-	for i, j := range p.index {
-		results[i] = out[j]
-	}
-	return results, nil
+	return out
 }
 
 // rotation is the input of one target's rotation.

@@ -55,6 +55,9 @@ type Config struct {
 	// StepReserve is the time one cloud call is allowed (see the time
 	// budget in budget.go). Default 3s.
 	StepReserve time.Duration
+	// MaxPasswordAge, when set, makes the sweep report a secret whose
+	// ACSCurrent version is older (MAX_PASSWORD_AGE_DAYS); 0 reports none.
+	MaxPasswordAge time.Duration
 }
 
 // rePrefix is the character set of KMS secret names: letters, digits and

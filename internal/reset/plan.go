@@ -35,6 +35,23 @@ func (r *Rotator) plan(req Request) (plan, error) {
 		return plan{}, err
 	}
 	switch {
+	case req.Sweep:
+		if len(req.Targets) > 0 || req.Select != nil {
+			return plan{}, FieldError("sweep", "must not be given with a target or a selector")
+		}
+		if r.secrets == nil {
+			return plan{}, FieldError("sweep", "is not enabled in this deployment")
+		}
+		return plan{}, nil
+	case req.Select != nil:
+		if len(req.Targets) != 1 || req.Batch {
+			return plan{}, FieldError("select", "must be given with one target's kind and scope, not in a batch")
+		}
+		return plan{}, r.checkSelector(req)
+	case req.MaxTargets != 0:
+		return plan{}, FieldError("maxTargets", "applies only with select")
+	}
+	switch {
 	case len(req.Targets) == 0:
 		return plan{}, FieldError("targets", "at least one target is required")
 	case len(req.Targets) > MaxTargets:

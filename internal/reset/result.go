@@ -10,6 +10,8 @@ const (
 	StatusFailed     Status = "failed"     // see Result.Err; the target is unchanged or its password is safe in the pending version
 	StatusSkipped    Status = "skipped"    // not started: the invocation's deadline was too near
 	StatusSuperseded Status = "superseded" // the version of this request was overtaken by a later rotation; nothing done
+	StatusHealthy    Status = "healthy"    // sweep: the secret's rotations are finished and nothing drifted
+	StatusDrift      Status = "drift"      // sweep: see Result.Drift; reported, not acted on
 )
 
 // Request is one decoded reset request, whatever the trigger.
@@ -30,6 +32,14 @@ type Request struct {
 	Trigger   string
 	RequestID string
 	RunID     string
+	// Select, when set, makes Targets[0] the scope of a selector (its kind,
+	// first identifier and parameters; its options apply to every account)
+	// instead of one account; MaxTargets is then required.
+	Select     *Selector
+	MaxTargets int
+	// Sweep asks for the sweep of the secrets under the prefix instead of
+	// rotations: Targets is empty.
+	Sweep bool
 }
 
 // Result is one target's outcome.
@@ -46,6 +56,10 @@ type Result struct {
 	// finished before its own: its password was applied and it was
 	// promoted. It is set on failures too when the roll-forward succeeded.
 	RolledForward string
+	// Drift, for StatusDrift (and a sweep's unfinished rotation in a dry
+	// run), says what drifted: DriftPlaceholder, DriftStale,
+	// DriftAccountGone, DriftUnfinished or DriftForeign.
+	Drift string
 	// Err is set when Status is StatusFailed or StatusSkipped; it is an
 	// *Error whose message is safe to show.
 	Err error

@@ -28,6 +28,9 @@ type Rotator struct {
 	publisher Publisher
 	policies  map[Kind]PolicyReader
 	rules     policyCache
+	listers   map[Kind]Lister
+	secrets   SecretLister
+	completed RunCompleted
 }
 
 // Deps are a Rotator's sources of time, randomness and logs. A zero field
@@ -48,6 +51,15 @@ type Deps struct {
 	// rules (policy.go); a kind without one (Fabric: BaaS documents no
 	// policy API) gets passwords of Config.Password alone.
 	Policies map[Kind]PolicyReader
+	// Listers list the accounts of a selector, per kind; a kind without
+	// one refuses select.
+	Listers map[Kind]Lister
+	// Secrets lists the secrets under the prefix for the sweep; nil
+	// refuses sweep.
+	Secrets SecretLister
+	// Completed is told when a selector run or a sweep ends (the
+	// pwreset:Run:Completed hook); nil does nothing.
+	Completed RunCompleted
 }
 
 // NewRotator returns a Rotator that resets each kind of target with its
@@ -78,12 +90,24 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, deps
 		allowed:   map[Kind]map[string]bool{},
 		publisher: deps.Publisher,
 		policies:  map[Kind]PolicyReader{},
+		listers:   map[Kind]Lister{},
+		secrets:   deps.Secrets,
+		completed: deps.Completed,
+	}
+	if r.completed == nil {
+		r.completed = noRunCompleted{}
 	}
 	for k, p := range deps.Policies {
 		if specOf(k) == nil || p == nil {
 			return nil, fmt.Errorf("reset: password policy reader for kind %q is unknown or nil", k)
 		}
 		r.policies[k] = p
+	}
+	for k, l := range deps.Listers {
+		if specOf(k) == nil || l == nil {
+			return nil, fmt.Errorf("reset: lister for %q is unknown or nil", k)
+		}
+		r.listers[k] = l
 	}
 	for k, v := range resetters {
 		if specOf(k) == nil {
@@ -156,6 +180,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"BaseBackoff", &c.BaseBackoff, defaultBaseBackoff},
 		{"MaxBackoff", &c.MaxBackoff, defaultMaxBackoff},
 		{"StepReserve", &c.StepReserve, defaultStepReserve},
+		{"MaxPasswordAge", &c.MaxPasswordAge, 0},
 	} {
 		if *d.d < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)

@@ -261,7 +261,7 @@ func configVariableNames(tb testing.TB) []string {
 }
 
 // trigger returns the trigger of the given type; there must be exactly one.
-func trigger(tb testing.TB, props map[string]any, typ string) map[string]any {
+func trigger(tb testing.TB, props map[string]any, name string) map[string]any {
 	tb.Helper()
 	list, ok := props["triggers"].([]any)
 	require.True(tb, ok, "triggers must be a list")
@@ -269,13 +269,13 @@ func trigger(tb testing.TB, props map[string]any, typ string) map[string]any {
 	for _, e := range list {
 		m, ok := e.(map[string]any)
 		require.True(tb, ok)
-		if m["triggerType"] == typ {
+		if m["triggerName"] == name {
 			found = append(found, m)
 		}
 	}
-	require.Len(tb, found, 1, "want exactly one %s trigger", typ)
+	require.Len(tb, found, 1, "want exactly one trigger named %s", name)
 	cfg, ok := found[0]["triggerConfig"].(map[string]any)
-	require.True(tb, ok, "%s trigger: triggerConfig must be a map", typ)
+	require.True(tb, ok, "%s trigger: triggerConfig must be a map", name)
 	return cfg
 }
 
@@ -320,6 +320,15 @@ func TestSpecTriggers(t *testing.T) {
 		_, isBool := cfg["enable"].(bool)
 		assert.True(t, isBool, "enable must be a boolean")
 		assert.Len(t, strings.Fields(fmt.Sprint(cfg["cronExpression"])), 6, "FC cron expressions have six fields, seconds first")
+	})
+
+	t.Run("SweepTimerIsOffAndDaily", func(t *testing.T) {
+		cfg := trigger(t, r.Props, "sweep")
+		assert.JSONEq(t, `{"sweep":{}}`, fmt.Sprint(cfg["payload"]), "the sweep's payload")
+		assert.Equal(t, false, cfg["enable"], "the sweep is off by default")
+		fields := strings.Fields(fmt.Sprint(cfg["cronExpression"]))
+		require.Len(t, fields, 6, "FC cron expressions have six fields, seconds first")
+		assert.Equal(t, []string{"*", "*", "*"}, fields[3:], "daily: every day of every month, any weekday")
 	})
 }
 
