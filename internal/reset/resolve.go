@@ -107,7 +107,7 @@ func (r *Rotator) DiscardPending(ctx context.Context, t Target, w string) Result
 				return err
 			})
 			if err != nil {
-				return in.failed(&Error{Code: codeOf(err), Err: err, Message: "reading the current version failed: " + causeMessage(err)})
+				return in.failed(&Error{Code: storeCode(err), Err: err, Message: "reading the current version failed: " + causeMessage(err)})
 			}
 			defer clear(cur.Data)
 			// The placeholder of a first rotation holds no password but is
@@ -120,7 +120,7 @@ func (r *Rotator) DiscardPending(ctx context.Context, t Target, w string) Result
 				return r.store.PutVersion(ctx, in.secretName, u, cur.Data, []string{StagePending})
 			})
 			if err != nil {
-				return in.failed(&Error{Code: codeOf(err), Err: err,
+				return in.failed(&Error{Code: storeCode(err), Err: err,
 					Message: fmt.Sprintf("staging the current data as version %s failed (%s): version %s is still pending", u, causeMessage(err), w)})
 			}
 		}
@@ -128,11 +128,21 @@ func (r *Rotator) DiscardPending(ctx context.Context, t Target, w string) Result
 			return r.store.Promote(ctx, in.secretName, u)
 		})
 		if err != nil {
-			return in.failed(&Error{Code: codeOf(err), Err: err,
+			return in.failed(&Error{Code: storeCode(err), Err: err,
 				Message: fmt.Sprintf("promoting version %s failed (%s): it holds the current data, staged ACSPending; run the discard again", u, causeMessage(err))})
 		}
 		return in.result(StatusRotated)
 	})
+}
+
+// storeCode classifies a secret store's refusal during a discard: the
+// input was checked before any call, so a refusal as invalid is the
+// store's (EUpstream), not the operator's, as apply's promote has it.
+func storeCode(err error) ErrorCode {
+	if code := codeOf(err); code != EInvalid {
+		return code
+	}
+	return EUpstream
 }
 
 // resolve checks t and w, locks t, reads t's pending version and has do
