@@ -56,8 +56,8 @@ type Env struct {
 	// Now is the clock for the idempotency keys and warnings; nil is
 	// time.Now.
 	Now func() time.Time
-	// Aliyun are the adapters' settings (tests change the timeouts); the
-	// CLI always sets OperatorCredentials.
+	// Aliyun are the adapters' settings no variable sets; main passes the
+	// zero value. The CLI always sets OperatorCredentials.
 	Aliyun aliyun.Options
 }
 
@@ -134,7 +134,7 @@ func commandUsage(c command) string {
 }
 
 func runVersion(_ context.Context, e Env, args []string) int {
-	fs := newFlags("version", e)
+	fs := newFlags("version")
 	if code, done := parse(fs, e, args, nil); done {
 		return code
 	}
@@ -146,7 +146,7 @@ func runVersion(_ context.Context, e Env, args []string) int {
 }
 
 // newFlags returns a flag set whose usage is the command's.
-func newFlags(name string, e Env) *flag.FlagSet {
+func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs

@@ -32,7 +32,7 @@ type ResolveOutcome struct {
 }
 
 func runResolve(ctx context.Context, e Env, args []string) int {
-	fs := newFlags("resolve", e)
+	fs := newFlags("resolve")
 	var tf targetFlags
 	tf.register(fs, false)
 	apply := fs.String("apply", "", "the pending VERSION to apply: reset the account to its password and promote it")

@@ -45,7 +45,7 @@ func (f *runFlags) register(fs interface {
 }
 
 func runRotate(ctx context.Context, e Env, args []string) int {
-	fs := newFlags("rotate", e)
+	fs := newFlags("rotate")
 	var rf runFlags
 	var tf targetFlags
 	rf.register(fs)
@@ -86,7 +86,7 @@ func runRotate(ctx context.Context, e Env, args []string) int {
 }
 
 func runSweep(ctx context.Context, e Env, args []string) int {
-	fs := newFlags("sweep", e)
+	fs := newFlags("sweep")
 	var rf runFlags
 	rf.register(fs)
 	if code, done := parse(fs, e, args, nil); done {

@@ -94,7 +94,7 @@ func ReadStatus(ctx context.Context, l statusReader, name string, now time.Time)
 }
 
 func runStatus(ctx context.Context, e Env, args []string) int {
-	fs := newFlags("status", e)
+	fs := newFlags("status")
 	var tf targetFlags
 	tf.register(fs, false)
 	asJSON := fs.Bool("json", false, "print the status as JSON, for scripts")

@@ -218,7 +218,7 @@ func TestRotate(t *testing.T) {
 	}{
 		{"JSONArgument", "", []string{"rotate", "--json", ssoRequest("")}},
 		{"Stdin", ssoRequest(""), []string{"rotate", "-", "--json"}},
-		{"FlagsAfterTarget", "", []string{"rotate", "--directory-id", emulator.FixtureDirectoryID, "--user-id", emulator.FixtureUserID, "--require-reset", "--json"}},
+		{"FlagsAfterTarget", "", []string{"rotate", "--directory-id", emulator.FixtureDirectoryID, "--user-id", emulator.FixtureUserID, "--require-reset", "--json", "--log"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +242,10 @@ func TestRotate(t *testing.T) {
 			assert.Equal(t, res.VersionID, replay.Results[0].VersionID)
 			assert.True(t, replay.Results[0].Resumed)
 			assert.NotContains(t, again.stderr, "idempotency key", "a given key is not printed again")
+			if contains(tt.args, "--log") {
+				assert.Contains(t, r.stderr, `"msg":"password rotation"`, "--log writes the JSON lines")
+				assert.Contains(t, r.stderr, `"trigger":"cli"`)
+			}
 		})
 	}
 }
@@ -501,4 +505,23 @@ func TestResolveDiscard(t *testing.T) {
 	res := decodeJSON[cliResponse](t, next.stdout).Results[0]
 	assert.Empty(t, res.RolledForward)
 	inEffect(t, l, ssoSecret(), res.VersionID)
+}
+
+func TestFabricByFlags(t *testing.T) {
+	t.Parallel()
+	l := MustStart(t)
+	r := l.Run(t, "", "rotate", "--organization-id", emulator.FixtureOrganizationID, "--username", "asian01",
+		"--location", emulator.FixtureLocation, "--json")
+	require.Equal(t, 0, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+	res := decodeJSON[cliResponse](t, r.stdout).Results[0]
+	assert.Equal(t, "rotated", res.Status)
+	st := &localrun.Stack{Cloud: l.cloud}
+	require.NoError(t, st.CheckInEffect(res))
+
+	status := l.Run(t, "", "status", res.SecretName)
+	assert.Equal(t, 0, status.code, status.stderr)
+	assert.Contains(t, status.stdout, "state    finished")
+	byFlags := l.Run(t, "", "status", "--organization-id", emulator.FixtureOrganizationID, "--username", "asian01",
+		"--location", emulator.FixtureLocation)
+	assert.Equal(t, status.stdout, byFlags.stdout)
 }
