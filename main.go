@@ -1,6 +1,8 @@
 // Command pwreset is a Function Compute 3.0 function (go1 runtime) that
 // resets a CloudSSO or BaaS Fabric user's password and keeps the new
-// password only in KMS Secrets Manager. See docs/DESIGN.md.
+// password only in KMS Secrets Manager. Run with arguments, or outside
+// Function Compute, it is the operator's command line (internal/cli). See
+// docs/DESIGN.md.
 package main
 
 import (
@@ -8,11 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
 
 	"github.com/pwreset/pwreset/handler"
 	"github.com/pwreset/pwreset/internal/app"
+	"github.com/pwreset/pwreset/internal/cli"
 	"github.com/pwreset/pwreset/internal/config"
 )
 
@@ -22,6 +27,15 @@ import (
 var version = "dev"
 
 func main() {
+	// Function Compute starts the function with no arguments and
+	// FC_RUNTIME_API set (fc-runtime-go-sdk v0.3.1, fc/entry.go, reads it);
+	// anything else is an operator at a terminal.
+	if len(os.Args) > 1 || os.Getenv("FC_RUNTIME_API") == "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Main(ctx, cli.Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version}, os.Args[1:])
+		stop()
+		os.Exit(code)
+	}
 	// fc.Start serves invocations until the process ends; if it cannot
 	// reach the runtime API it logs why and exits non-zero.
 	run(os.Getenv, os.Stdout, fc.Start)

@@ -60,8 +60,7 @@ func resultFailure(r reset.Result) reset.ErrorCode {
 	switch {
 	case r.Err != nil:
 		return reset.ErrorCodeOf(r.Err)
-	case r.Status == reset.StatusRotated, r.Status == reset.StatusValidated, r.Status == reset.StatusSuperseded,
-		r.Status == reset.StatusHealthy, r.Status == reset.StatusDrift:
+	case r.Status.Succeeded():
 		return ""
 	}
 	return reset.EInternal

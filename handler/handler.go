@@ -120,6 +120,19 @@ func (h *Handler) RunRequest(ctx context.Context, namespace, key string, body []
 	return a.resp, a.results, a.err
 }
 
+// ParseRequest decodes body with the strict decoder RunRequest uses and
+// returns the domain request under the scoped key, calling nothing, so
+// that the operator CLI refuses bad input, and names the accounts it is
+// about to touch, before any cloud call. RunRequest decodes the body again:
+// it stays the one path that runs it.
+func ParseRequest(body []byte, scopedKey string) (reset.Request, error) {
+	req, err := decodeRequest(body, "body")
+	if err != nil {
+		return reset.Request{}, err
+	}
+	return req.resetRequest(scopedKey), nil
+}
+
 // begin takes the Function Compute facts out of ctx: the request id, the
 // retry count, the region, and the function role's credentials, which
 // adapters then sign every call of the invocation with.

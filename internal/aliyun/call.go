@@ -85,6 +85,9 @@ var _ dara.HttpClient = boundHTTPClient{}
 // the context, or else the default chain's.
 type credentialSource struct {
 	newDefault func() (credentials.Credential, error)
+	// allowStatic accepts a static AccessKey from the chain (the operator
+	// CLI's Options.OperatorCredentials).
+	allowStatic bool
 
 	mu    sync.Mutex
 	chain credentials.Credential // built on first need, then reused: it caches and refreshes
@@ -126,10 +129,11 @@ func (s *credentialSource) forCall(ctx context.Context) (credentials.Credential,
 	if m == nil {
 		return nil, reset.Errorf(reset.EInternal, "no credentials from the default credential chain")
 	}
-	if m.SecurityToken == nil || *m.SecurityToken == "" {
+	if (m.SecurityToken == nil || *m.SecurityToken == "") && !s.allowStatic {
 		// Every temporary credential (the instance's RAM role, OIDC, an
 		// assumed role) carries a token; a static AccessKey (environment
-		// variables, a config file) does not, and is never used.
+		// variables, a config file) does not, and the function never
+		// uses one; only the operator CLI may (Options.OperatorCredentials).
 		return nil, reset.Errorf(reset.EInternal,
 			"the default credential chain found a static AccessKey, which pwreset never uses: give the function a RAM role")
 	}

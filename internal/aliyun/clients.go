@@ -44,7 +44,7 @@ func New(cfg Config, opt Options) (*Clients, error) {
 	if newDefault == nil {
 		newDefault = func() (credentials.Credential, error) { return credentials.NewCredential(nil) }
 	}
-	creds := &credentialSource{newDefault: newDefault}
+	creds := &credentialSource{newDefault: newDefault, allowStatic: opt.OperatorCredentials}
 	hc := newHTTPClient(opt.ConnectTimeout, opt.ReadTimeout)
 	limit := opt.ConnectTimeout + opt.ReadTimeout
 	newCaller := func(service string) caller {

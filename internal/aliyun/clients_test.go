@@ -177,6 +177,18 @@ func TestDefaultCredentialsErrors(t *testing.T) {
 			assert.Len(t, cloud.Calls(), before, "a call was sent without credentials")
 		})
 	}
+	t.Run("OperatorStaticAccessKey", func(t *testing.T) {
+		// The operator CLI may sign with a static AccessKey; the function's
+		// refusal above is the zero Options'.
+		clients := MustNew(t, eps, func(_ *aliyun.Config, o *aliyun.Options) {
+			o.OperatorCredentials = true
+			o.DefaultCredentials = tests[2].chain
+		})
+		require.ErrorIs(t, clients.Secrets.Describe(context.Background(), "pwreset/none"), reset.ErrSecretNotFound)
+		call := lastCall(t, cloud, "DescribeSecret")
+		assert.Equal(t, adminKeyID, call.AccessKeyID)
+		assert.Empty(t, call.SecurityToken)
+	})
 	t.Run("ErrNoSecretInContext", func(t *testing.T) {
 		clients := MustNew(t, eps)
 		ctx := reset.WithCredentials(context.Background(), reset.Credentials{AccessKeyID: "STS.x", SecurityToken: "t"})

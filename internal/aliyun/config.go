@@ -58,6 +58,12 @@ type Options struct {
 	// which signs the calls of an invocation whose context carries no
 	// credentials. It is called at most once per Clients, on first need.
 	DefaultCredentials func() (credentials.Credential, error)
+	// OperatorCredentials lets the default chain sign with a static
+	// AccessKey (no security token), as an operator at a terminal may from
+	// an aliyun CLI profile or the environment: the operator CLI
+	// (internal/cli) sets it. The function never does: it signs only with
+	// its RAM role's temporary credentials.
+	OperatorCredentials bool
 }
 
 // Defaults of the timeouts, those of darabonba-openapi.

@@ -44,6 +44,29 @@ func NewLogger(w io.Writer, level slog.Leveler, attrs ...slog.Attr) *slog.Logger
 // the rotator and the handler. It makes no network call, so a cold start stays fast. Its error
 // is a programmer's: a Config that Load did not make.
 func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
+	op, err := NewOperator(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return op.Handler, nil
+}
+
+// Operator is what the operator CLI (internal/cli) works with: the handler
+// New builds, and the parts of it the CLI also calls directly.
+type Operator struct {
+	Handler *handler.Handler
+	// Rotator is the handler's rotator: ApplyPending and DiscardPending
+	// resolve a blocked account with the protocol's own steps.
+	Rotator *reset.Rotator
+	// Secrets lists secrets and versions (never a value), for status.
+	Secrets *aliyun.SecretLister
+	// Prefix is the secrets' name prefix (SECRET_NAME_PREFIX).
+	Prefix string
+}
+
+// NewOperator builds what New builds, keeping the parts: New is this
+// function's handler, so the CLI runs what the function runs.
+func NewOperator(cfg config.Config, deps Deps) (*Operator, error) {
 	logger := deps.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -69,5 +92,6 @@ func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
 	}
-	return handler.New(rotator, logger), nil
+	return &Operator{Handler: handler.New(rotator, logger), Rotator: rotator,
+		Secrets: aliyun.NewSecretLister(clients), Prefix: cfg.RotatorConfig().SecretPrefix}, nil
 }

@@ -198,7 +198,7 @@ func (r *Rotator) outcomeEvents(req Request, results []Result) []Event {
 	now := r.clock.Now()
 	out := make([]Event, 0, len(results))
 	for _, res := range results {
-		if res.Status == StatusHealthy || res.Status == StatusDrift {
+		if res.Status.Reported() {
 			// The sweep's report on a secret it left alone: no rotation
 			// had an outcome (the run's event counts them).
 			continue

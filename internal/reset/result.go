@@ -14,6 +14,22 @@ const (
 	StatusDrift      Status = "drift"      // sweep: see Result.Drift; reported, not acted on
 )
 
+// Succeeded reports whether a result with this status is a success: the
+// rotation is done, validated or overtaken by a newer one, or (for the
+// sweep) the secret was only reported on. The handler's answer, the CLI's
+// exit status and the outcome events all read it.
+func (s Status) Succeeded() bool {
+	switch s {
+	case StatusRotated, StatusValidated, StatusSuperseded, StatusHealthy, StatusDrift:
+		return true
+	}
+	return false
+}
+
+// Reported reports whether the status is only a sweep's report on a secret
+// it left alone (no rotation had an outcome).
+func (s Status) Reported() bool { return s == StatusHealthy || s == StatusDrift }
+
 // Request is one decoded reset request, whatever the trigger.
 type Request struct {
 	// IdempotencyKey makes a retry finish the same rotation instead of
