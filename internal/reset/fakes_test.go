@@ -558,4 +558,3 @@ func (s *FakeStore) ListVersions(ctx context.Context, name string) ([]reset.Vers
 	})
 	return out, err
 }
-

@@ -42,7 +42,7 @@ func TestSecretData(t *testing.T) {
 func TestParseSecretData(t *testing.T) {
 	other := ssoWith(func(t *reset.Target) { t.UserID = "u-other" })
 	cases := []struct {
-		name string
+		name   string
 		data   string
 		ok     bool
 		target reset.Target // sso when zero
