@@ -186,6 +186,7 @@ func resultOf(r reset.Result) Result {
 		Resumed:       r.Resumed,
 		RolledForward: r.RolledForward,
 		Drift:         r.Drift,
+		Detail:        r.Detail,
 	}
 	if code := resultFailure(r); code != "" {
 		if out.Status == "" {

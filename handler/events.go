@@ -190,6 +190,8 @@ type Result struct {
 	// Drift, for a sweep's "drift" status, says what drifted:
 	// "placeholder", "stale", "accountGone", "unfinished" or "notPwreset".
 	Drift string `json:"drift,omitempty"`
+	// Detail says why a drift was not acted on, when the sweep knows.
+	Detail string `json:"detail,omitempty"`
 	// Error is set for a failed or skipped target.
 	Error *ErrorBody `json:"error,omitempty"`
 }

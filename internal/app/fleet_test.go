@@ -293,3 +293,66 @@ func TestSweep(t *testing.T) {
 		assert.NotContains(t, f.logs.String(), pw)
 	}
 }
+
+// TestSweepFabric: the sweep finishes a Fabric rotation from the secret
+// alone (its value holds the location; the name does not), through the
+// real SDK clients against the local cloud.
+func TestSweepFabric(t *testing.T) {
+	f := mustFleet(t, emulator.FixtureDirectoryID, 0)
+	org := emulator.FixtureOrganizationID
+	body := func(user string) string {
+		return fmt.Sprintf(`{"target":"fabric","organizationId":%q,"username":%q,"location":%q}`, org, user, emulator.FixtureLocation)
+	}
+	const action = "ResetFabricOrganizationUserPassword"
+	// asian01: rotated, then a second rotation killed after its reset.
+	_, err := f.run(t, "f1", body("asian01"))
+	require.NoError(t, err)
+	f.cloud.DropAfterApply(action, 1)
+	_, err = f.run(t, "f2", body("asian01"))
+	require.Error(t, err)
+	// asian02: a first rotation killed after its reset.
+	f.cloud.DropAfterApply(action, 1)
+	_, err = f.run(t, "f3", body("asian02"))
+	require.Error(t, err)
+	for _, u := range []string{"asian01", "asian02"} {
+		s, ok := f.cloud.Secret("pwreset/fabric/" + org + "/" + u)
+		require.True(t, ok)
+		for _, v := range s.Versions {
+			var data struct{ Location string }
+			require.NoError(t, json.Unmarshal([]byte(v.Data), &data))
+			assert.Equal(t, emulator.FixtureLocation, data.Location, "every value of %s holds the location", u)
+		}
+	}
+
+	resets := f.count(action)
+	resp, err := f.run(t, "sweep", `{"sweep":{}}`)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, r := range resp.Results {
+		got[r.SecretName] = string(r.Status) + "/" + r.Drift + "/" + r.Detail
+		assert.Equal(t, emulator.FixtureLocation, r.Location, "the result names the location the value holds")
+	}
+	assert.Equal(t, map[string]string{
+		"pwreset/fabric/" + org + "/asian01": "rotated//",
+		"pwreset/fabric/" + org + "/asian02": "rotated//",
+	}, got)
+	assert.Equal(t, resets+2, f.count(action), "the sweep re-applied the two stored passwords")
+	for _, u := range []string{"asian01", "asian02"} {
+		pw, ok := f.cloud.FabricPassword(org, u)
+		require.True(t, ok)
+		s, ok := f.cloud.Secret("pwreset/fabric/" + org + "/" + u)
+		require.True(t, ok)
+		var held []string
+		for _, v := range s.Versions {
+			var data struct{ Password string }
+			require.NoError(t, json.Unmarshal([]byte(v.Data), &data))
+			if strings.Contains(strings.Join(v.Stages, ","), reset.StageCurrent) {
+				held = append(held, data.Password)
+			}
+		}
+		assert.Equal(t, []string{pw}, held, "I1: ACSCurrent of %s holds the password in effect", u)
+	}
+	for _, pw := range f.cloud.AcceptedPasswords() {
+		assert.NotContains(t, f.logs.String(), pw)
+	}
+}

@@ -190,7 +190,10 @@ func EventID(versionID, typ string, code ErrorCode) string {
 }
 
 // outcomeEvents returns the events of a request's results: one per result
-// and one more per roll-forward, in the results' order. A dry run has none.
+// and one more per roll-forward, in the results' order; a sweep's
+// roll-forward (RolledForward is the result's own version) is one
+// RolledForward event, and its healthy and drift reports have none. A dry
+// run has none.
 func (r *Rotator) outcomeEvents(req Request, results []Result) []Event {
 	if req.DryRun || len(results) == 0 {
 		return nil
@@ -210,6 +213,15 @@ func (r *Rotator) outcomeEvents(req Request, results []Result) []Event {
 			Trigger:    req.Trigger,
 			RequestID:  req.RequestID,
 			RunID:      req.RunID,
+		}
+		if res.RolledForward != "" && res.RolledForward == res.VersionID {
+			// The sweep finished the rotation on its own, with no rotation
+			// of its own: the finished version's one event, by no other.
+			d := base
+			d.VersionID, d.Status = res.RolledForward, StatusRotated
+			out = append(out, Event{ID: EventID(res.RolledForward, EventRotationRolledForward, ""),
+				Type: EventRotationRolledForward, Subject: res.SecretName, Time: now, Data: d})
+			continue
 		}
 		if res.RolledForward != "" {
 			d := base

@@ -7,6 +7,7 @@ var (
 	NewPasswordGenerator = newPasswordGenerator
 	SecretData           = secretData
 	ParseSecretData      = parseSecretData
+	WithSecretParams     = withSecretParams
 )
 
 // PasswordGenerator is passwordGenerator, for the tests.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -474,7 +475,8 @@ func MustEnv(tb testing.TB, edit func(*reset.Config), withDeps ...func(*reset.De
 	if edit != nil {
 		edit(&e.Config)
 	}
-	deps := reset.Deps{Clock: clock, Rand: rand.NewChaCha8([32]byte{1, 2, 3}), Logger: newLogger(e.LogLines)}
+	// The store lists its secrets too, for sweeps.
+	deps := reset.Deps{Clock: clock, Rand: rand.NewChaCha8([32]byte{1, 2, 3}), Logger: newLogger(e.LogLines), Secrets: e.Store}
 	for _, f := range withDeps {
 		f(&deps)
 	}
@@ -516,4 +518,43 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 
 func newLogger(buf *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(&lockedBuffer{buf: buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+const (
+	opListSecrets  = "ListSecrets"
+	opListVersions = "ListVersions"
+)
+
+var _ reset.SecretLister = (*FakeStore)(nil)
+
+// ListSecrets implements reset.SecretLister: the names under prefix, in
+// order.
+func (s *FakeStore) ListSecrets(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	err := s.do(ctx, opListSecrets, prefix, "", func() error {
+		for name := range s.secrets {
+			if strings.HasPrefix(name, prefix) {
+				out = append(out, name)
+			}
+		}
+		slices.Sort(out)
+		return nil
+	})
+	return out, err
+}
+
+// ListVersions implements reset.SecretLister (no creation times).
+func (s *FakeStore) ListVersions(ctx context.Context, name string) ([]reset.VersionInfo, error) {
+	var out []reset.VersionInfo
+	err := s.do(ctx, opListVersions, name, "", func() error {
+		versions, ok := s.secrets[name]
+		if !ok {
+			return reset.ErrSecretNotFound
+		}
+		for _, v := range versions {
+			out = append(out, reset.VersionInfo{VersionID: v.id, Stages: slices.Clone(v.stages)})
+		}
+		return nil
+	})
+	return out, err
 }

@@ -173,6 +173,12 @@ func (r *Rotator) logResult(ctx context.Context, in rotation, start time.Time, r
 		slog.Bool("dryRun", in.dryRun),
 		slog.Int64("durationMs", r.clock.Now().Sub(start).Milliseconds()),
 	}
+	if res.Drift != "" {
+		attrs = append(attrs, slog.String("drift", res.Drift))
+	}
+	if res.Detail != "" {
+		attrs = append(attrs, slog.String("detail", res.Detail))
+	}
 	if res.Err != nil {
 		level = slog.LevelError
 		attrs = append(attrs,

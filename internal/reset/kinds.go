@@ -54,8 +54,9 @@ type kindSpec struct {
 	// secret value holds both. The allow-list of the kind (Config.Allowed)
 	// holds values of ids[0].
 	ids [2]idField
-	// params are further required string fields the service needs, part
-	// of neither the Key nor the secret value (BaaS's location).
+	// params are further required string fields the service needs (BaaS's
+	// location): not part of the Key, but held by the secret value, so
+	// that the sweep can reset the account from the secret alone.
 	params []idField
 	// flags are optional options of the reset.
 	flags []flagField

@@ -76,6 +76,10 @@ type Result struct {
 	// run), says what drifted: DriftPlaceholder, DriftStale,
 	// DriftAccountGone, DriftUnfinished or DriftForeign.
 	Drift string
+	// Detail, for StatusDrift, says why when the sweep could not act (an
+	// unfinished rotation whose value lacks the target's parameters). It
+	// is safe to show.
+	Detail string
 	// Err is set when Status is StatusFailed or StatusSkipped; it is an
 	// *Error whose message is safe to show.
 	Err error

@@ -24,7 +24,9 @@ func TestSecretData(t *testing.T) {
 		{"CloudSSO", sso, testPassword,
 			`{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","password":"` + testPassword + `"}`},
 		{"Fabric", fab, testPassword,
-			`{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","password":"` + testPassword + `"}`},
+			`{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":"cn-hangzhou","password":"` + testPassword + `"}`},
+		{"FabricPlaceholder", fab, "",
+			`{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":"cn-hangzhou"}`},
 		{"Placeholder", sso, "",
 			`{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12"}`},
 	}
@@ -40,25 +42,38 @@ func TestSecretData(t *testing.T) {
 func TestParseSecretData(t *testing.T) {
 	other := ssoWith(func(t *reset.Target) { t.UserID = "u-other" })
 	cases := []struct {
-		name string
-		data string
-		ok   bool
+		name   string
+		data   string
+		ok     bool
+		target reset.Target // sso when zero
 	}{
-		{"OK", string(reset.SecretData(sso, testPassword)), true},
-		{"OKWhitespace", " {\"target\":\"cloudsso\", \"directoryId\":\"d-00fc2p61ab12\",\"userId\":\"u-00q8wbq42wiltcrkab12\",\"password\":\"" + testPassword + "\"}\n", true},
-		{"ErrOtherUser", string(reset.SecretData(other, testPassword)), false},
-		{"ErrOtherKind", string(reset.SecretData(fab, testPassword)), false},
-		{"ErrPlaceholder", string(reset.SecretData(sso, "")), false},
-		{"ErrNotJSON", testPassword, false},
-		{"ErrSyntax", `{"target":"cloudsso","password":"` + testPassword + `"`, false},
-		{"ErrTrailing", string(reset.SecretData(sso, testPassword)) + `{}`, false},
-		{"ErrUnknownField", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","password":"x","extra":"` + testPassword + `"}`, false},
-		{"ErrPasswordNotString", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","password":123456789}`, false},
-		{"ErrFabricFieldInCloudSSO", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","username":"x","password":"` + testPassword + `"}`, false},
+		{"OK", string(reset.SecretData(sso, testPassword)), true, reset.Target{}},
+		{"OKWhitespace", " {\"target\":\"cloudsso\", \"directoryId\":\"d-00fc2p61ab12\",\"userId\":\"u-00q8wbq42wiltcrkab12\",\"password\":\"" + testPassword + "\"}\n", true, reset.Target{}},
+		{"ErrOtherUser", string(reset.SecretData(other, testPassword)), false, reset.Target{}},
+		{"ErrOtherKind", string(reset.SecretData(fab, testPassword)), false, reset.Target{}},
+		{"ErrPlaceholder", string(reset.SecretData(sso, "")), false, reset.Target{}},
+		{"ErrNotJSON", testPassword, false, reset.Target{}},
+		{"ErrSyntax", `{"target":"cloudsso","password":"` + testPassword + `"`, false, reset.Target{}},
+		{"ErrTrailing", string(reset.SecretData(sso, testPassword)) + `{}`, false, reset.Target{}},
+		{"ErrUnknownField", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","password":"x","extra":"` + testPassword + `"}`, false, reset.Target{}},
+		{"ErrPasswordNotString", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","password":123456789}`, false, reset.Target{}},
+		{"ErrFabricFieldInCloudSSO", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","username":"x","password":"` + testPassword + `"}`, false, reset.Target{}},
+		{"ErrLocationInCloudSSO", `{"target":"cloudsso","directoryId":"d-00fc2p61ab12","userId":"u-00q8wbq42wiltcrkab12","location":"cn-hangzhou","password":"` + testPassword + `"}`, false, reset.Target{}},
+		// Fabric values: with the location, and as written before it was held.
+		{"FabricOK", string(reset.SecretData(fab, testPassword)), true, fab},
+		{"FabricOKWithoutLocation", `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","password":"` + testPassword + `"}`, true, fab},
+		{"FabricOKOtherLocation", `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":"cn-beijing","password":"` + testPassword + `"}`, true, fab},
+		{"ErrFabricOtherUser", `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian02","location":"cn-hangzhou","password":"` + testPassword + `"}`, false, fab},
+		{"ErrFabricPlaceholder", string(reset.SecretData(fab, "")), false, fab},
+		{"ErrFabricLocationNotString", `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":7,"password":"` + testPassword + `"}`, false, fab},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pw, err := reset.ParseSecretData([]byte(tc.data), sso)
+			target := sso
+			if tc.target.Kind != "" {
+				target = tc.target
+			}
+			pw, err := reset.ParseSecretData([]byte(tc.data), target)
 			if tc.ok {
 				require.NoError(t, err)
 				assert.Equal(t, testPassword, pw)
@@ -70,6 +85,34 @@ func TestParseSecretData(t *testing.T) {
 			assert.NotContains(t, err.Error(), testPassword)
 			assert.NotContains(t, err.Error(), "123456789")
 			assert.NotContains(t, err.Error(), "Tq7")
+		})
+	}
+}
+
+func TestWithSecretParams(t *testing.T) {
+	named := fabWith(func(t *reset.Target) { t.Location = "" }) // as a secret's name gives it
+	cases := []struct {
+		name     string
+		target   reset.Target
+		data     string
+		location string
+		missing  []string
+	}{
+		{"FromValue", named, string(reset.SecretData(fab, testPassword)), "cn-hangzhou", nil},
+		{"FromPlaceholder", named, string(reset.SecretData(fab, "")), "cn-hangzhou", nil},
+		{"KeepsOwn", fabWith(func(t *reset.Target) { t.Location = "cn-beijing" }), string(reset.SecretData(fab, testPassword)), "cn-beijing", nil},
+		{"OldValue", named, `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","password":"` + testPassword + `"}`, "", []string{"location"}},
+		{"InvalidLocation", named, `{"target":"fabric","organizationId":"peers-aaaaaa2-1eqnj5o5wab12","username":"asian01","location":"CN/x","password":"x"}`, "", []string{"location"}},
+		{"OtherUser", named, string(reset.SecretData(fabWith(func(t *reset.Target) { t.Username = "asian02" }), testPassword)), "", []string{"location"}},
+		{"NotJSON", named, testPassword, "", []string{"location"}},
+		{"CloudSSOHasNone", sso, string(reset.SecretData(sso, testPassword)), "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, missing := reset.WithSecretParams(tc.target, []byte(tc.data))
+			assert.Equal(t, tc.location, got.Location)
+			assert.Equal(t, tc.missing, missing)
+			assert.Equal(t, tc.target.Key(), got.Key(), "the account stays the same")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package reset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +14,7 @@ const (
 	DriftPlaceholder = "placeholder" // ACSCurrent is still the placeholder: no rotation ever finished
 	DriftStale       = "stale"       // ACSCurrent is older than Config.MaxPasswordAge
 	DriftAccountGone = "accountGone" // the account no longer exists
-	DriftUnfinished  = "unfinished"  // a rotation is unfinished and this sweep did not finish it (a dry run, or a kind it cannot reach)
+	DriftUnfinished  = "unfinished"  // a rotation is unfinished and this sweep did not finish it (a dry run, or a value without the target's parameters: Result.Detail)
 	DriftForeign     = "notPwreset"  // the name under the prefix is not one pwreset gives a secret
 )
 
@@ -84,6 +85,16 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 	}
 	wg.Wait()
 	out = append(out, results...)
+	// The rotations the sweep tried to finish have outcomes; its reports on
+	// the secrets it left alone have none (outcomeEvents), nor has a secret
+	// it could not look at (no version: the run's event counts it).
+	var tried []Result
+	for _, res := range out {
+		if res.VersionID != "" {
+			tried = append(tried, res)
+		}
+	}
+	r.publish(ctx, r.outcomeEvents(req, tried))
 	r.endRun(ctx, req, "sweep", out)
 	return out, nil
 }
@@ -167,11 +178,14 @@ func (r *Rotator) sweepOne(ctx context.Context, name string, dryRun bool) (res R
 
 // heal finishes the unfinished rotation whose pending version is
 // in.versionID, under the target's lock, re-reading the pending version
-// first: another rotation may have finished it meanwhile.
+// first: another rotation may have finished it meanwhile. The target's
+// parameters, which the secret's name does not hold (a Fabric user's
+// location), come from the pending version's value; a value written
+// without them leaves the rotation drift "unfinished", with the reason in
+// Detail, and changes nothing.
 func (r *Rotator) heal(ctx context.Context, in rotation) Result {
-	if in.dryRun || in.target.Validate() != nil {
-		// A dry run changes nothing; a target the name cannot fully give
-		// (a Fabric user's location) cannot be reset from here.
+	if in.dryRun {
+		// A dry run changes nothing.
 		return withDrift(in.result(StatusDrift), DriftUnfinished)
 	}
 	if !r.fits(ctx, 3) {
@@ -191,6 +205,18 @@ func (r *Rotator) heal(ctx context.Context, in rotation) Result {
 		return in.result(StatusHealthy)
 	}
 	in.versionID = pending.VersionID
+	var missing []string
+	in.target, missing = withSecretParams(in.target, pending.Data)
+	if len(missing) > 0 || in.target.Validate() != nil {
+		res := withDrift(in.result(StatusDrift), DriftUnfinished)
+		what := "no valid " + strings.Join(missing, ", ")
+		if len(missing) == 0 {
+			what = "a target that is not valid"
+		}
+		res.Detail = fmt.Sprintf("the value of version %s holds %s (an older value): the sweep cannot reach the account; a rotation request naming the target finishes it",
+			pending.VersionID, what)
+		return res
+	}
 	if e := r.rollForward(ctx, in, pending); e != nil {
 		return in.failed(e)
 	}

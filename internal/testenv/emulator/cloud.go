@@ -90,8 +90,10 @@ type Cloud struct {
 	connSeq  atomic.Uint64
 	servers  []*http.Server
 	buckets  map[Product]*bucket
-	fleet    fleetState       // directory.go, fcapi.go, eventbus.go
-	eb       eventBridgeState // eventbridge.go
+	// actionBuckets are ThrottleAction's, by action.
+	actionBuckets map[string]*bucket
+	fleet         fleetState       // directory.go, fcapi.go, eventbus.go
+	eb            eventBridgeState // eventbridge.go
 }
 
 type directory struct {
@@ -384,7 +386,7 @@ func (c *Cloud) serve(p Product, w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if aerr == nil && !drop {
-		aerr = c.throttle(p)
+		aerr = c.throttle(p, call.Action)
 	}
 	if aerr == nil && !drop {
 		aerr = c.checkHost(r, p)

@@ -23,7 +23,11 @@
 //
 // A Cloud holds all state behind one mutex and has no package globals, so
 // every test gets its own. Tests inject faults per action (FailNext,
-// SetLatency, DropNext, DropAfterApply, Throttle), read each call back with
+// SetLatency, DropNext, DropAfterApply; Throttle per product, ThrottleAction
+// per API, ApplyQuotas for the per-API quotas of Quotas, each with its
+// source or marked assumed: KMS CreateSecret 10/s and GetSecretValue 450/s
+// published, PutSecretValue, UpdateSecretVersionStage and BaaS assumed),
+// read each call back with
 // passwords masked (Calls), and read the state as the services see it
 // (SSOPassword, FabricPassword, Secret).
 //

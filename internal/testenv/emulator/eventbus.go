@@ -134,7 +134,7 @@ func (c *Cloud) putEvents(r *http.Request, call *Call) (map[string]any, *apiErro
 	if f, ok := c.faults.takeFail("PutEvents"); ok {
 		return nil, errorf(f.status, f.code, "The request failed (injected fault).")
 	}
-	if aerr := c.throttle(EventBridgeData); aerr != nil {
+	if aerr := c.throttle(EventBridgeData, "PutEvents"); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := c.authenticateEventBridge(r); aerr != nil {

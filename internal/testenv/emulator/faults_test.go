@@ -128,6 +128,81 @@ func TestLatency(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestThrottleAction: an action's bucket binds on its own calls only,
+// actions of one share key draw on one bucket, and the product's answer is
+// the throttling one.
+func TestThrottleAction(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// set limits the actions; calls are made in order, want says
+		// which are throttled.
+		set   func(c *emulator.Cloud)
+		calls []string
+		want  []bool
+	}{
+		{"OwnBucket", func(c *emulator.Cloud) { c.ThrottleAction("DescribeSecret", 2, "") },
+			[]string{"DescribeSecret", "DescribeSecret", "GetSecretValue", "GetSecretValue", "GetSecretValue", "DescribeSecret"},
+			[]bool{false, false, false, false, false, true}},
+		{"SharedBucket", func(c *emulator.Cloud) {
+			c.ThrottleAction("DescribeSecret", 2, "read")
+			c.ThrottleAction("GetSecretValue", 2, "read")
+		}, []string{"DescribeSecret", "GetSecretValue", "GetSecretValue", "DescribeSecret"},
+			[]bool{false, false, true, true}},
+		{"ActionAndProduct", func(c *emulator.Cloud) {
+			c.ThrottleAction("DescribeSecret", 5, "")
+			c.Throttle(emulator.KMS, 2)
+		}, []string{"GetSecretValue", "DescribeSecret", "DescribeSecret"},
+			[]bool{false, false, true}},
+		{"Removed", func(c *emulator.Cloud) {
+			c.ThrottleAction("DescribeSecret", 1, "")
+			c.ThrottleAction("DescribeSecret", 0, "")
+		}, []string{"DescribeSecret", "DescribeSecret", "DescribeSecret"},
+			[]bool{false, false, false}},
+		{"Quotas", func(c *emulator.Cloud) { c.ApplyQuotas() },
+			// CreateSecret's 10/s: the eleventh call of the second.
+			[]string{"CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "CreateSecret", "GetSecretValue"},
+			[]bool{false, false, false, false, false, false, false, false, false, false, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, eps := MustStart(t)
+			clock := newFakeClock()
+			c.SetClock(clock.Now)
+			b := MustBaaS(t, eps.KMS, roleCred(t), sigV3)
+			tt.set(c)
+			for i, action := range tt.calls {
+				// Calls that fail after the throttle (a missing secret or
+				// key) still count.
+				_, err := b.call(action, emulator.KMSVersion, map[string]any{"SecretName": "absent", "VersionId": "v1", "SecretData": "x", "EncryptionKeyId": "key-absent"})
+				code, status := errCode(t, err)
+				if tt.want[i] {
+					assert.Equal(t, "Rejected.Throttling", code, "call %d (%s)", i, action)
+					assert.Equal(t, 429, status)
+				} else {
+					assert.NotEqual(t, "Rejected.Throttling", code, "call %d (%s)", i, action)
+				}
+			}
+			n := 0
+			for _, w := range tt.want {
+				if w {
+					n++
+				}
+			}
+			total := 0
+			for _, a := range []string{"DescribeSecret", "GetSecretValue", "CreateSecret"} {
+				total += c.Throttled(a)
+			}
+			assert.Equal(t, n, total, "Throttled counts the refused calls")
+			clock.Advance(time.Second)
+			_, err := b.call(tt.calls[len(tt.calls)-1], emulator.KMSVersion, map[string]any{"SecretName": "absent", "VersionId": "v1", "SecretData": "x", "EncryptionKeyId": "key-absent"})
+			code, _ := errCode(t, err)
+			assert.NotEqual(t, "Rejected.Throttling", code, "the bucket refilled")
+		})
+	}
+}
+
 func TestThrottle(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -211,7 +211,7 @@ func (c *Cloud) fcAccept(r *http.Request, call *Call) (*AsyncInvocation, *apiErr
 	if f, ok := c.faults.takeFail("InvokeFunction"); ok {
 		return nil, errorf(f.status, f.code, "The request failed (injected fault).")
 	}
-	if aerr := c.throttle(FC); aerr != nil {
+	if aerr := c.throttle(FC, "InvokeFunction"); aerr != nil {
 		return nil, aerr
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "ACS3-") {

@@ -27,6 +27,8 @@ type Result struct {
 	VersionID      string         `json:"versionId,omitempty"`
 	Resumed        bool           `json:"resumed,omitempty"`
 	RolledForward  string         `json:"rolledForward,omitempty"`
+	Drift          string         `json:"drift,omitempty"`
+	Detail         string         `json:"detail,omitempty"`
 	Error          *ResponseError `json:"error,omitempty"`
 }
 

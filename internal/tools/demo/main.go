@@ -4,8 +4,10 @@
 // prints for each the response, the secret's versions in the local KMS, the
 // outcome events it published to the local EventBridge bus, the
 // function's log lines and a check that the password now in effect on each
-// target is the one staged ACSCurrent. It never prints a password, and exits
-// non-zero if any check fails.
+// target is the one staged ACSCurrent. Then a fleet run: a selector over a
+// small seeded directory, and a sweep that finishes a rotation a fault left
+// unfinished. It never prints a password, and exits non-zero if any check
+// fails.
 //
 //	go run ./internal/tools/demo [-binary path] [-events dir]
 package main
@@ -95,10 +97,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	if err := d.fleet(ctx, len(files)+1); err != nil {
+		return err
+	}
 	// The whole of the function's output, not only the lines shown above.
 	fmt.Fprintln(stdout)
 	d.check(!stack.ContainsPassword(stack.Output.String()), "no password in anything the function printed (%d lines)", strings.Count(stack.Output.String(), "\n"))
-	fmt.Fprintf(stdout, "\n%d events sent, %d checks passed, %d failed.\n", len(files), d.passed, d.failed)
+	fmt.Fprintf(stdout, "\n%d events sent, a directory run and a sweep, %d checks passed, %d failed.\n", len(files), d.passed, d.failed)
 	if d.failed > 0 {
 		return fmt.Errorf("%d of %d: %w", d.failed, d.passed+d.failed, errChecksFailed)
 	}
@@ -252,4 +257,130 @@ func prettyRaw(b []byte) string {
 		return string(b)
 	}
 	return buf.String()
+}
+
+// fleetDirectory is the directory the fleet part seeds with users.
+const fleetDirectory = emulator.FixtureDirectoryID
+
+// fleet shows a directory run and a sweep: it seeds eight "ops-" users (two
+// disabled) into the local directory, rotates every enabled one with a
+// selector, leaves one user's next rotation unfinished (every answer of its
+// reset lost after the reset took effect), and sweeps: the sweep finishes
+// that rotation from the secret alone and reports the rest healthy.
+func (d *demo) fleet(ctx context.Context, n int) error {
+	var users []emulator.SSOUser
+	enabled := 0
+	for i := range 8 {
+		u := emulator.SSOUser{ID: fmt.Sprintf("u-demofleet%02d", i), Name: fmt.Sprintf("ops-%02d", i), Password: fmt.Sprintf("Seeded#Demo-%02d", i)}
+		if i%4 == 3 {
+			u.Status = "Disabled"
+		} else {
+			enabled++
+		}
+		users = append(users, u)
+	}
+	d.check(d.stack.Cloud.AddSSOUsers(fleetDirectory, users...), "seeded %d users into %s", len(users), fleetDirectory)
+	events := len(d.stack.Cloud.PublishedEvents())
+
+	sel := fmt.Sprintf(`{"target":"cloudsso","directoryId":%q,"select":{"status":"Enabled","userNamePrefix":"ops-"},"maxTargets":20}`, fleetDirectory)
+	a, err := d.invoke(ctx, n, "directory run: every enabled ops- user", []byte(sel))
+	if err != nil {
+		return err
+	}
+	rotated := 0
+	for _, r := range a.Results() {
+		if r.Status == "rotated" {
+			rotated++
+		}
+		err := d.stack.CheckInEffect(r)
+		d.check(err == nil, "password in effect on %s == ACSCurrent of %s", r.TargetName(), r.SecretName)
+	}
+	d.check(a.OK() && rotated == enabled && len(a.Results()) == enabled, "%d of %d matching users rotated (disabled ones not selected)", rotated, enabled)
+	d.checkEvents(events, rotated, 0)
+	events = len(d.stack.Cloud.PublishedEvents())
+
+	// A rotation left unfinished: each answer of the reset is lost after
+	// it took effect, so the new password stays in the pending version.
+	victim := users[1]
+	d.stack.Cloud.DropAfterApply("ResetUserPassword", 5)
+	one := fmt.Sprintf(`{"target":"cloudsso","directoryId":%q,"userId":%q}`, fleetDirectory, victim.ID)
+	a, err = d.invoke(ctx, n+1, "a rotation of "+victim.ID+" whose reset answers are lost", []byte(one))
+	if err != nil {
+		return err
+	}
+	d.stack.Cloud.ClearFaults()
+	d.check(!a.OK(), "the rotation is reported failed, its password kept in ACSPending")
+	d.printSecret(fmt.Sprintf("pwreset/cloudsso/%s/%s", fleetDirectory, victim.ID))
+	events = len(d.stack.Cloud.PublishedEvents())
+
+	a, err = d.invoke(ctx, n+2, "the sweep", []byte(`{"sweep":{}}`))
+	if err != nil {
+		return err
+	}
+	finished, healthy := 0, 0
+	for _, r := range a.Results() {
+		switch {
+		case r.Status == "rotated" && r.RolledForward != "":
+			finished++
+			err := d.stack.CheckInEffect(r)
+			d.check(err == nil, "password in effect on %s == ACSCurrent of %s", r.TargetName(), r.SecretName)
+			d.printSecret(r.SecretName)
+		case r.Status == "healthy":
+			healthy++
+		}
+	}
+	d.check(a.OK() && finished == 1, "the sweep finished %d unfinished rotation (want 1); %d secrets healthy", finished, healthy)
+	d.checkEvents(events, 0, finished)
+	return nil
+}
+
+// invoke sends one request as a direct invocation and prints its answer
+// and log.
+func (d *demo) invoke(ctx context.Context, n int, what string, payload []byte) (localrun.Answer, error) {
+	fmt.Fprintf(d.out, "\n== %d. %s\n", n, what)
+	d.show("the request", prettyRaw(payload))
+	ictx, cancel := context.WithTimeout(ctx, invokeTimeout)
+	defer cancel()
+	requestID := fmt.Sprintf("demo-%02d-fleet", n)
+	out, err := d.stack.Invoke(ictx, payload, emulator.Invocation{RequestID: requestID})
+	if err != nil {
+		return localrun.Answer{}, err
+	}
+	a, err := localrun.Decode(payload, out)
+	if err != nil {
+		d.check(false, "the response follows the contract (%v)", err)
+		return a, nil
+	}
+	d.printResponse(a, out)
+	logs, err := d.stack.Logs(ictx, requestID)
+	if err != nil {
+		return a, err
+	}
+	fmt.Fprintln(d.out, "  function log:")
+	d.show("the log", strings.Join(logs, "\n"))
+	return a, nil
+}
+
+// checkEvents prints the events published since the first from and checks
+// a fleet run's: one Succeeded per rotated target, one RolledForward per
+// rotation a sweep finished, nothing for healthy or drift secrets, and one
+// Run:Completed.
+func (d *demo) checkEvents(from, rotated, finished int) {
+	all := d.stack.Cloud.PublishedEvents()
+	fresh := all[min(from, len(all)):]
+	d.seenEvents = len(all)
+	counts := map[string]int{}
+	fmt.Fprintf(d.out, "  outcome events on %s:\n", demoBus)
+	for _, e := range fresh {
+		counts[e.Type]++
+		d.show("an outcome event", fmt.Sprintf("%s  %s", e.Type, e.Subject))
+	}
+	want := map[string]int{"pwreset:Run:Completed": 1}
+	if rotated > 0 {
+		want["pwreset:Rotation:Succeeded"] = rotated
+	}
+	if finished > 0 {
+		want["pwreset:Rotation:RolledForward"] = finished
+	}
+	d.check(fmt.Sprint(counts) == fmt.Sprint(want), "outcome events %v (want %v)", counts, want)
 }

@@ -43,7 +43,10 @@ func TestRun(t *testing.T) {
 		assert.Contains(t, text, "outcome events published, one per rotated target")
 		files, err := filepath.Glob("../../../events/*.json")
 		require.NoError(t, err)
-		assert.Equal(t, len(files), strings.Count(text, "\n== "), "one section per sample event")
+		assert.Equal(t, len(files)+3, strings.Count(text, "\n== "), "one section per sample event, then the directory run, the lost rotation and the sweep")
+		assert.Contains(t, text, "6 of 6 matching users rotated")
+		assert.Contains(t, text, "check: the sweep finished 1 unfinished rotation (want 1)")
+		assert.Contains(t, text, "pwreset:Rotation:RolledForward  pwreset/cloudsso/d-00fc2p61ab12/u-demofleet01")
 	})
 
 	t.Run("ErrCheckFails", func(t *testing.T) {
