@@ -3,6 +3,7 @@ package reset
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,8 +50,20 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, 0, len(names))
-	var mu sync.Mutex
+	names = slices.DeleteFunc(names, func(n string) bool { return n == r.cfg.SecretPrefix+signingKeyName })
+	if r.chunked(ctx, len(names)) {
+		keys := slices.Clone(names)
+		slices.Sort(keys)
+		return r.startRun(ctx, req, "sweep", slices.Compact(keys))
+	}
+	out := r.sweepNames(ctx, req, names)
+	r.endRun(ctx, req, "sweep", out)
+	return out, nil
+}
+
+// sweepNames sweeps the secrets names, at most MaxInFlight at once, and
+// returns one Result per name, in order.
+func (r *Rotator) sweepNames(ctx context.Context, req Request, names []string) []Result {
 	slots := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	results := make([]Result, len(names))
@@ -76,16 +89,11 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			res := r.sweepOne(ctx, name, req.DryRun)
-			mu.Lock()
-			results[i] = res
-			mu.Unlock()
+			results[i] = r.sweepOne(ctx, name, req.DryRun)
 		})
 	}
 	wg.Wait()
-	out = append(out, results...)
-	r.endRun(ctx, req, "sweep", out)
-	return out, nil
+	return results
 }
 
 // targetOfSecret returns the target whose secret is name, and whether name
