@@ -65,6 +65,13 @@ func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 		}
 		rdeps.Publisher = aliyun.NewPublisher(bus)
 	}
+	if cfg.SelfInvoke.FunctionName != "" {
+		self, err := aliyun.NewSelfInvoker(clients, cfg.SelfInvoke)
+		if err != nil {
+			return nil, fmt.Errorf("self invoker: %w", err)
+		}
+		rdeps.Continuer = aliyun.NewContinuer(self)
+	}
 	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, rdeps)
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
