@@ -33,6 +33,8 @@ type envelope struct {
 	// err, when set, fails the request as a whole before any cloud call:
 	// its key or its body breaks a rule.
 	err error
+	// cont, when set, is a continuation's event; req is then empty.
+	cont *reset.ContinuationEvent
 }
 
 // newEnvelope decodes body into an envelope under key.
@@ -83,6 +85,14 @@ func decode(event json.RawMessage, requestID string) (delivery, error) {
 		d.envs = []envelope{cloudEventEnvelope(ev)}
 	case d.trigger == TriggerTimer:
 		d.envs, err = decodeTimer(event)
+	case d.trigger == TriggerContinuation:
+		if rule := checkKey(requestID); rule != "" {
+			return d, reset.Errorf(reset.EInternal, "the invocation's request id %s", rule)
+		}
+		var env envelope
+		if env, err = decodeContinuation(event, requestID); err == nil {
+			d.envs = []envelope{env}
+		}
 	default:
 		// A direct invocation's key is the request id: Function Compute keeps
 		// it across the retries of an asynchronous invocation.
@@ -103,6 +113,7 @@ type eventProbe struct {
 	Target         json.RawMessage `json:"target"`
 	Targets        json.RawMessage `json:"targets"`
 	Sweep          json.RawMessage `json:"sweep"`
+	Continuation   json.RawMessage `json:"continuation"`
 }
 
 func (p eventProbe) trigger() (Trigger, error) {
@@ -111,6 +122,8 @@ func (p eventProbe) trigger() (Trigger, error) {
 		return TriggerEventBridge, nil
 	case p.RequestContext != nil:
 		return TriggerHTTP, nil
+	case p.Continuation != nil:
+		return TriggerContinuation, nil
 	case p.TriggerName != nil || p.TriggerTime != nil:
 		return TriggerTimer, nil
 	case p.Target != nil || p.Targets != nil || p.Sweep != nil:
@@ -194,6 +207,24 @@ func decodeStream(event json.RawMessage) ([]envelope, error) {
 			len(envs), total, reset.MaxTargets)
 	}
 	return envs, nil
+}
+
+// decodeContinuation decodes a continuation's event strictly: its two
+// fields, both strings, nothing else. Whether it is signed is the
+// rotator's to check (reset, run.go), before any other call; an event
+// that is not even well formed is refused here, before any call at all.
+func decodeContinuation(event json.RawMessage, requestID string) (envelope, error) {
+	var ev reset.ContinuationEvent
+	dec := json.NewDecoder(bytes.NewReader(event))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return envelope{}, &reset.Error{Code: reset.EForbidden, Field: "continuation", Message: "is not a well-formed continuation: refused", Err: reset.ErrContinuationSignature}
+	}
+	if ev.Signature == "" {
+		return envelope{}, &reset.Error{Code: reset.EForbidden, Field: "signature", Message: "is required: an unsigned continuation is refused", Err: reset.ErrContinuationSignature}
+	}
+	return envelope{key: ScopedKey("continuation", requestID), where: "event", cont: &ev,
+		attrs: []slog.Attr{slog.String("idempotencyKey", requestID)}}, nil
 }
 
 // decodeTimer decodes a timer trigger's event. Its key is the trigger's name

@@ -60,7 +60,7 @@ func resultFailure(r reset.Result) reset.ErrorCode {
 	switch {
 	case r.Err != nil:
 		return reset.ErrorCodeOf(r.Err)
-	case r.Status.Succeeded():
+	case r.Status.Succeeded(), r.Status == reset.StatusAccepted && r.Run != nil:
 		return ""
 	}
 	return reset.EInternal
@@ -145,10 +145,17 @@ func encode(d delivery, outs []outcome, refused error) answer {
 			a.causes = append(a.causes, cause)
 		}
 	}
-	for _, r := range a.results {
-		a.resp.Results = append(a.resp.Results, resultOf(r))
-	}
 	a.status = http.StatusOK
+	if run := acceptedRun(d, a.results); run != nil {
+		// A run that goes on in asynchronous invocations: 202, its id and
+		// size; its targets' outcomes are in the logs and the events.
+		a.resp.Accepted, a.resp.RunID, a.resp.Targets = true, run.ID, run.Targets
+		a.status = http.StatusAccepted
+	} else {
+		for _, r := range a.results {
+			a.resp.Results = append(a.resp.Results, resultOf(r))
+		}
+	}
 	var ee *edgeError
 	switch {
 	case errors.As(refused, &ee):
@@ -174,6 +181,15 @@ func encode(d delivery, outs []outcome, refused error) answer {
 		a.err = &PermanentError{Code: a.code, Message: a.msg}
 	}
 	return a
+}
+
+// acceptedRun returns the run of a delivery answered accepted: one request
+// whose one result is StatusAccepted.
+func acceptedRun(d delivery, results []reset.Result) *reset.RunInfo {
+	if d.stream || len(results) != 1 || results[0].Status != reset.StatusAccepted {
+		return nil
+	}
+	return results[0].Run
 }
 
 // resultOf is a domain result as callers see it.

@@ -24,6 +24,10 @@ const (
 	// EventBridge rule that delivers only the event's data) whose event is
 	// the Request itself.
 	TriggerInvoke Trigger = "invoke"
+	// TriggerContinuation is a chunk of a run the function continues in
+	// asynchronous invocations of itself (reset.ContinuationEvent): signed,
+	// and refused unsigned or mis-signed.
+	TriggerContinuation Trigger = "continuation"
 )
 
 // HTTPEvent is the event of an HTTP trigger in Function Compute 3.0's
@@ -169,6 +173,13 @@ type Response struct {
 	RequestID string     `json:"requestId"`
 	Results   []Result   `json:"results,omitempty"`
 	Error     *ErrorBody `json:"error,omitempty"`
+	// Accepted, RunID and Targets answer a run that goes on in
+	// asynchronous invocations of the function (HTTP 202): the run id (the
+	// request's scoped idempotency key) and how many accounts, or secrets,
+	// it covers. Each chunk of the run answers the same.
+	Accepted bool   `json:"accepted,omitempty"`
+	RunID    string `json:"runId,omitempty"`
+	Targets  int    `json:"targets,omitempty"`
 }
 
 // Result is one target's outcome: the target (its kind, identifiers and

@@ -140,6 +140,11 @@ func begin(ctx context.Context) (context.Context, invocation) {
 	inv := invocation{start: time.Now()}
 	if fc, ok := fccontext.FromContext(ctx); ok {
 		inv.requestID, inv.retryCount, inv.region = fc.RequestID, fc.RetryCount, fc.Region
+		if fc.Function.Timeout > 0 {
+			// x-fc-function-timeout, in whole seconds: it scales the time
+			// the rotator keeps back per step (reset, budget.go).
+			ctx = reset.WithTimeout(ctx, time.Duration(fc.Function.Timeout)*time.Second)
+		}
 		if c := fc.Credentials; c.AccessKeyId != "" {
 			ctx = reset.WithCredentials(ctx, reset.Credentials{
 				AccessKeyID:     c.AccessKeyId,
@@ -205,6 +210,9 @@ func (h *Handler) run(ctx context.Context, inv invocation, trigger Trigger, env 
 		return outcome{err: env.err}
 	}
 	req := env.req.resetRequest(env.key)
+	if env.cont != nil {
+		req = reset.Request{IdempotencyKey: env.key, Continuation: env.cont}
+	}
 	req.Trigger, req.RequestID = string(trigger), inv.requestID
 	results, err := h.rotator.Rotate(withLogAttrs(ctx, env.attrs...), req)
 	return outcome{results: results, err: err}

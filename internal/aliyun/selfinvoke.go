@@ -72,27 +72,9 @@ type SelfInvoker struct {
 // NewSelfInvoker validates cfg and builds the invoker on the transport and
 // credentials of c. Its error names the variable at fault.
 func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
-	if !reFunctionName().MatchString(cfg.FunctionName) {
-		return nil, reset.FieldError("FC_FUNCTION_NAME", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
-	}
-	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
-		return nil, reset.FieldError("Qualifier", "must be a version or alias name")
-	}
-	ep, rule := parseEndpoint(cfg.Endpoint, documentedFCHost)
-	if rule != "" {
-		return nil, reset.FieldError("FUNCTION_COMPUTE_ENDPOINT", "%s", rule)
-	}
-	if ep.Protocol == "" {
-		ep.Protocol = "https"
-	}
-	if ep.Host == "" {
-		if !reAccountID().MatchString(cfg.AccountID) {
-			return nil, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when FUNCTION_COMPUTE_ENDPOINT is not set")
-		}
-		if !reset.ValidRegionID(cfg.RegionID) {
-			return nil, reset.FieldError("FC_REGION", `must be a region id such as "cn-hangzhou" when FUNCTION_COMPUTE_ENDPOINT is not set`)
-		}
-		ep.Host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
+	ep, err := cfg.endpoint()
+	if err != nil {
+		return nil, err
 	}
 	base := c.Secrets.caller // the instance's transport, credentials and per-call limit
 	oc := &openapi.Config{
@@ -112,6 +94,55 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 		function:  cfg.FunctionName,
 		qualifier: cfg.Qualifier,
 	}, nil
+}
+
+// CheckSelfInvokeConfig checks cfg by NewSelfInvoker's rules, calling
+// nothing; its error names the variable at fault.
+func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
+	_, err := cfg.endpoint()
+	return err
+}
+
+// endpoint returns the checked endpoint of cfg.
+func (cfg SelfInvokeConfig) endpoint() (Endpoint, error) {
+	if !reFunctionName().MatchString(cfg.FunctionName) {
+		return Endpoint{}, reset.FieldError("FC_FUNCTION_NAME", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
+	}
+	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
+		return Endpoint{}, reset.FieldError("Qualifier", "must be a version or alias name")
+	}
+	ep, rule := parseEndpoint(cfg.Endpoint, documentedFCHost)
+	if rule != "" {
+		return Endpoint{}, reset.FieldError("FUNCTION_COMPUTE_ENDPOINT", "%s", rule)
+	}
+	if ep.Protocol == "" {
+		ep.Protocol = "https"
+	}
+	if ep.Host == "" {
+		if !reAccountID().MatchString(cfg.AccountID) {
+			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when FUNCTION_COMPUTE_ENDPOINT is not set")
+		}
+		if !reset.ValidRegionID(cfg.RegionID) {
+			return Endpoint{}, reset.FieldError("FC_REGION", `must be a region id such as "cn-hangzhou" when FUNCTION_COMPUTE_ENDPOINT is not set`)
+		}
+		ep.Host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
+	}
+	return ep, nil
+}
+
+// Continuer is the reset.Continuer of a SelfInvoker: each chunk of a run is
+// an asynchronous invocation of the function itself.
+type Continuer struct{ s *SelfInvoker }
+
+var _ reset.Continuer = Continuer{}
+
+// NewContinuer returns the reset.Continuer that queues chunks with s.
+func NewContinuer(s *SelfInvoker) Continuer { return Continuer{s: s} }
+
+// Continue queues payload, a chunk's event, as an asynchronous invocation.
+func (c Continuer) Continue(ctx context.Context, payload []byte) error {
+	_, err := c.s.InvokeAsync(ctx, payload, "")
+	return err
 }
 
 // InvokeAsync queues payload as an asynchronous invocation of the function

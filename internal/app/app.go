@@ -88,6 +88,13 @@ func NewOperator(cfg config.Config, deps Deps) (*Operator, error) {
 		}
 		rdeps.Publisher = aliyun.NewPublisher(bus)
 	}
+	if cfg.SelfInvoke.FunctionName != "" {
+		self, err := aliyun.NewSelfInvoker(clients, cfg.SelfInvoke)
+		if err != nil {
+			return nil, fmt.Errorf("self invoker: %w", err)
+		}
+		rdeps.Continuer = aliyun.NewContinuer(self)
+	}
 	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, rdeps)
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)

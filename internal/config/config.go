@@ -47,6 +47,15 @@ const (
 	// variables", https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables);
 	// the default EventBridge endpoint needs it.
 	EnvFCAccountID = "FC_ACCOUNT_ID"
+	// EnvFCFunctionName is the function's name, which Function Compute sets
+	// in every instance ("FC_FUNCTION_NAME", the same page); set, runs
+	// longer than one chunk continue in asynchronous invocations of it
+	// (InvokeFunction at FC_ACCOUNT_ID.FC_REGION.fc.aliyuncs.com). Unset
+	// (the CLI, a local run), every run finishes in its invocation.
+	EnvFCFunctionName = "FC_FUNCTION_NAME"
+	// EnvFunctionComputeEndpoint overrides the Function Compute endpoint of
+	// those invocations.
+	EnvFunctionComputeEndpoint = "FUNCTION_COMPUTE_ENDPOINT"
 
 	// EnvDebug is read by the Alibaba Cloud SDKs themselves, at package
 	// initialisation (github.com/alibabacloud-go/debug's Init): "tea" or
@@ -93,11 +102,12 @@ var Variables = []string{
 	EnvEventBusName,
 	EnvEventBridgeEndpoint,
 	EnvMaxPasswordAgeDays,
+	EnvFunctionComputeEndpoint,
 }
 
 // PlatformVariables lists the variables Load reads that Function Compute sets
 // in every instance; a deployment does not set them.
-var PlatformVariables = []string{EnvFCRegion, EnvFCAccountID, EnvDebug, EnvGoDebug}
+var PlatformVariables = []string{EnvFCRegion, EnvFCAccountID, EnvFCFunctionName, EnvDebug, EnvGoDebug}
 
 // sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps:
 // every debug.Init flag in tea v1.5.3, darabonba-openapi v2.1.13 and
@@ -156,6 +166,12 @@ type Config struct {
 	// none. Its fields are EVENT_BUS_NAME, EVENTBRIDGE_ENDPOINT,
 	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig.
 	EventBus aliyun.EventBusConfig
+
+	// SelfInvoke is where a continued run's chunks are queued; an empty
+	// FunctionName (FC_FUNCTION_NAME unset) continues none. Its fields are
+	// FC_FUNCTION_NAME, FUNCTION_COMPUTE_ENDPOINT, FC_ACCOUNT_ID and
+	// FC_REGION, checked by aliyun.CheckSelfInvokeConfig.
+	SelfInvoke aliyun.SelfInvokeConfig
 }
 
 // Error is a configuration error: which variable, and the rule its value
@@ -191,6 +207,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RegionID = l.region(c)
 	c.EventBus = l.eventBus(c.RegionID)
+	c.SelfInvoke = l.selfInvoke()
 	l.password(&c)
 	l.noSDKDebug(EnvDebug)
 	l.noHTTP2Debug(EnvGoDebug)
@@ -419,6 +436,29 @@ func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 			l.fail(EnvEventBusName, "%s", err)
 		}
 		return aliyun.EventBusConfig{}
+	}
+	return c
+}
+
+// selfInvoke reads where a run's chunks go. FC_FUNCTION_NAME unset: runs
+// are not continued, and FUNCTION_COMPUTE_ENDPOINT alone is refused.
+func (l *loader) selfInvoke() aliyun.SelfInvokeConfig {
+	c := aliyun.SelfInvokeConfig{FunctionName: l.get(EnvFCFunctionName)}
+	if c.FunctionName == "" {
+		if l.get(EnvFunctionComputeEndpoint) != "" {
+			l.fail(EnvFunctionComputeEndpoint, "is set but %s is not: runs continue only in a named function", EnvFCFunctionName)
+		}
+		return c
+	}
+	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvFunctionComputeEndpoint), l.get(EnvFCAccountID), l.get(EnvFCRegion)
+	if err := aliyun.CheckSelfInvokeConfig(c); err != nil {
+		var re *reset.Error
+		if errors.As(err, &re) && re.Field != "" {
+			l.fail(re.Field, "%s", re.Message)
+		} else {
+			l.fail(EnvFCFunctionName, "%s", err)
+		}
+		return aliyun.SelfInvokeConfig{}
 	}
 	return c
 }

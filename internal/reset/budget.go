@@ -10,7 +10,8 @@ import (
 // call waits or gives up. This is their one description; DESIGN.md ("Time
 // budget") and the other doc comments point here.
 //
-//  1. The step reserve (Config.StepReserve, default 3s) is the time one
+//  1. The step reserve (reserve: Config.StepReserve, default 3s, but at
+//     most a tenth of the invocation's timeout, WithTimeout) is the time one
 //     cloud call is allowed. A target is started only if the steps it has
 //     left fit before the deadline (fits: 4 for a rotation, 1 for a dry
 //     run), a reset only if the promote after it fits, and a roll-forward
@@ -34,7 +35,28 @@ import (
 // fits reports whether n steps fit before ctx's deadline.
 func (r *Rotator) fits(ctx context.Context, n int) bool {
 	d, ok := ctx.Deadline()
-	return !ok || d.Sub(r.clock.Now()) >= time.Duration(n)*r.cfg.StepReserve
+	return !ok || d.Sub(r.clock.Now()) >= time.Duration(n)*r.reserve(ctx)
+}
+
+type timeoutKey struct{}
+
+// WithTimeout returns a context that carries the invocation's timeout
+// (Function Compute's x-fc-function-timeout, fccontext Function.Timeout),
+// which scales the step reserve.
+func WithTimeout(ctx context.Context, timeout time.Duration) context.Context {
+	return context.WithValue(ctx, timeoutKey{}, timeout)
+}
+
+// reserve is the step reserve of ctx's invocation, the one place it is
+// computed: Config.StepReserve, at most a tenth of the invocation's timeout
+// when ctx carries one (WithTimeout), so that a short invocation still
+// starts a rotation (four steps take 40% of it) where a fixed 3s would make
+// a 10s invocation start nothing.
+func (r *Rotator) reserve(ctx context.Context) time.Duration {
+	if t, ok := ctx.Value(timeoutKey{}).(time.Duration); ok && t > 0 {
+		return min(r.cfg.StepReserve, t/10)
+	}
+	return r.cfg.StepReserve
 }
 
 // stepEnd is the time by which a step must end so that the n steps after it
@@ -44,5 +66,5 @@ func (r *Rotator) stepEnd(ctx context.Context, after int) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	return d.Add(-time.Duration(after) * r.cfg.StepReserve), true
+	return d.Add(-time.Duration(after) * r.reserve(ctx)), true
 }

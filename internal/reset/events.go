@@ -261,6 +261,18 @@ func eventTypeOf(s Status) string {
 // repeated end of the same run carries the same id. Without a Publisher it
 // does nothing.
 func (r *Rotator) publishRun(ctx context.Context, req Request, results []Result) {
+	d := RunData{Targets: len(results), Statuses: map[Status]int{}}
+	for _, res := range results {
+		d.Statuses[res.Status]++
+		if errors.Is(res.Err, ErrBlocked) {
+			d.Blocked++
+		}
+	}
+	r.publishRunData(ctx, req, d)
+}
+
+// publishRunData publishes d, its run and invocation ids set from req.
+func (r *Rotator) publishRunData(ctx context.Context, req Request, d RunData) {
 	runID := req.RunID
 	if runID == "" {
 		runID = req.IdempotencyKey
@@ -268,14 +280,7 @@ func (r *Rotator) publishRun(ctx context.Context, req Request, results []Result)
 	if r.publisher == nil || runID == "" {
 		return
 	}
-	d := RunData{RunID: runID, Trigger: req.Trigger, RequestID: req.RequestID, DryRun: req.DryRun,
-		Targets: len(results), Statuses: map[Status]int{}}
-	for _, res := range results {
-		d.Statuses[res.Status]++
-		if errors.Is(res.Err, ErrBlocked) {
-			d.Blocked++
-		}
-	}
+	d.RunID, d.Trigger, d.RequestID, d.DryRun = runID, req.Trigger, req.RequestID, req.DryRun
 	r.publish(ctx, []Event{{ID: EventID(runID, EventRunCompleted, ""), Type: EventRunCompleted,
 		Subject: runID, Time: r.clock.Now(), Data: d}})
 }

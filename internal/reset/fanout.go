@@ -19,6 +19,8 @@ import (
 // that is not a dry run are published once all are decided (events.go).
 func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 	switch {
+	case req.Continuation != nil:
+		return r.continueRun(ctx, req)
 	case req.Sweep:
 		return r.sweep(ctx, req)
 	case req.Select != nil:
@@ -39,7 +41,10 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 // runSelector runs a selector request: it lists the accounts, refuses more
 // than maxTargets before any reset, rotates each (a dry run checks each),
 // and stops starting targets at the first answer that the directory has
-// SSO logon enabled. Its end is a run's: RunCompleted is told.
+// SSO logon enabled. Its end is a run's: RunCompleted is told. A run of
+// more than one chunk under a deadline, with a Continuer, goes on in
+// asynchronous invocations (run.go) and answers accepted; otherwise it runs
+// here, chunk after chunk, each chunk's progress logged.
 func (r *Rotator) runSelector(ctx context.Context, req Request) ([]Result, error) {
 	if _, err := r.plan(req); err != nil {
 		return nil, err
@@ -48,7 +53,20 @@ func (r *Rotator) runSelector(ctx context.Context, req Request) ([]Result, error
 	if err != nil {
 		return nil, err
 	}
-	out := r.fanout(ctx, req, targets, &stopper{})
+	if r.chunked(ctx, len(targets)) {
+		return r.startRun(ctx, req, "select", targetKeys(targets))
+	}
+	stop := &stopper{}
+	out := make([]Result, 0, len(targets))
+	for i := 0; i < len(targets); i += r.cfg.ChunkTargets {
+		out = append(out, r.fanout(ctx, req, targets[i:min(i+r.cfg.ChunkTargets, len(targets))], stop)...)
+		if len(targets) > r.cfg.ChunkTargets {
+			s := summarize(req.IdempotencyKey, "select", req.DryRun, out)
+			r.log.LogAttrs(ctx, slog.LevelInfo, "run progress", slog.String("runId", req.IdempotencyKey), slog.String("kind", "select"),
+				slog.Int("chunk", i/r.cfg.ChunkTargets+1), slog.Int("done", len(out)), slog.Int("targets", len(targets)),
+				slog.Int("rotated", s.Rotated), slog.Int("failed", s.Failed), slog.Int("skipped", s.Skipped), slog.Bool("dryRun", req.DryRun))
+		}
+	}
 	r.endRun(ctx, req, "select", out)
 	return out, nil
 }

@@ -67,16 +67,18 @@ type Lister interface {
 // RunSummary is what a run (a selector, a sweep, or a continued run) came
 // to, for the pwreset:Run:Completed notification.
 type RunSummary struct {
-	RunID     string // the run's scoped idempotency key
-	Kind      string // "select" or "sweep"
-	Matched   int    // accounts or secrets the run covered
-	Rotated   int
-	Validated int
-	Failed    int
-	Skipped   int
-	Drift     int
-	Finished  int // sweep: unfinished rotations it finished
-	DryRun    bool
+	RunID      string // the run's scoped idempotency key
+	Kind       string // "select" or "sweep"
+	Matched    int    // accounts or secrets the run covered
+	Rotated    int
+	Validated  int
+	Failed     int
+	Skipped    int
+	Drift      int
+	Finished   int // sweep: unfinished rotations it finished
+	Healthy    int
+	Superseded int
+	DryRun     bool
 }
 
 // RunCompleted is told when a run ends: the pwreset:Run:Completed hook.
@@ -90,11 +92,31 @@ type noRunCompleted struct{}
 
 func (noRunCompleted) RunCompleted(context.Context, RunSummary) {}
 
-// endRun ends a selector run or a sweep (kind): RunCompleted is told its
-// counts, and the pwreset:Run:Completed event is published.
+// endRun ends a selector run or a sweep (kind) that ran in one
+// invocation: RunCompleted is told its counts, and the
+// pwreset:Run:Completed event is published.
 func (r *Rotator) endRun(ctx context.Context, req Request, kind string, results []Result) {
 	r.completed.RunCompleted(ctx, summarize(req.IdempotencyKey, kind, req.DryRun, results))
 	r.publishRun(ctx, req, results)
+}
+
+// endRunSummary ends a continued run at its last chunk, with the counts
+// its chunks carried: the same hook and event as endRun.
+func (r *Rotator) endRunSummary(ctx context.Context, req Request, s RunSummary, blocked int) {
+	r.completed.RunCompleted(ctx, s)
+	r.publishRunData(ctx, req, s.data(blocked))
+}
+
+// data is the RunData of a run's counts.
+func (s RunSummary) data(blocked int) RunData {
+	d := RunData{Targets: s.Matched, Blocked: blocked, Statuses: map[Status]int{}}
+	for st, n := range map[Status]int{StatusRotated: s.Rotated, StatusValidated: s.Validated, StatusFailed: s.Failed,
+		StatusSkipped: s.Skipped, StatusDrift: s.Drift, StatusHealthy: s.Healthy, StatusSuperseded: s.Superseded} {
+		if n > 0 {
+			d.Statuses[st] = n
+		}
+	}
+	return d
 }
 
 // summarize counts results by status.
@@ -115,6 +137,10 @@ func summarize(runID, kind string, dryRun bool, results []Result) RunSummary {
 			s.Skipped++
 		case StatusDrift:
 			s.Drift++
+		case StatusHealthy:
+			s.Healthy++
+		case StatusSuperseded:
+			s.Superseded++
 		}
 	}
 	return s

@@ -58,6 +58,9 @@ type Config struct {
 	// MaxPasswordAge, when set, makes the sweep report a secret whose
 	// ACSCurrent version is older (MAX_PASSWORD_AGE_DAYS); 0 reports none.
 	MaxPasswordAge time.Duration
+	// ChunkTargets is how many accounts or secrets one chunk of a
+	// continued run covers (run.go); default DefaultChunkTargets.
+	ChunkTargets int
 }
 
 // rePrefix is the character set of KMS secret names: letters, digits and

@@ -12,6 +12,10 @@ const (
 	StatusSuperseded Status = "superseded" // the version of this request was overtaken by a later rotation; nothing done
 	StatusHealthy    Status = "healthy"    // sweep: the secret's rotations are finished and nothing drifted
 	StatusDrift      Status = "drift"      // sweep: see Result.Drift; reported, not acted on
+	// StatusAccepted: the run goes on in asynchronous invocations of the
+	// function (run.go); Result.Run says which and how large. It is the
+	// one Result of such an answer.
+	StatusAccepted Status = "accepted"
 )
 
 // Succeeded reports whether a result with this status is a success: the
@@ -56,6 +60,10 @@ type Request struct {
 	// Sweep asks for the sweep of the secrets under the prefix instead of
 	// rotations: Targets is empty.
 	Sweep bool
+	// Continuation, when set, is a chunk of a continued run as its event
+	// carried it (signed: run.go); every other field but RequestID is
+	// then ignored.
+	Continuation *ContinuationEvent
 }
 
 // Result is one target's outcome.
@@ -83,4 +91,6 @@ type Result struct {
 	// Err is set when Status is StatusFailed or StatusSkipped; it is an
 	// *Error whose message is safe to show.
 	Err error
+	// Run is set on a StatusAccepted Result.
+	Run *RunInfo
 }

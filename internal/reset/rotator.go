@@ -31,6 +31,8 @@ type Rotator struct {
 	listers   map[Kind]Lister
 	secrets   SecretLister
 	completed RunCompleted
+	continuer Continuer
+	keys      signingKeys
 }
 
 // Deps are a Rotator's sources of time, randomness and logs. A zero field
@@ -60,6 +62,10 @@ type Deps struct {
 	// Completed is told when a selector run or a sweep ends (the
 	// pwreset:Run:Completed hook); nil does nothing.
 	Completed RunCompleted
+	// Continuer, when set, continues a run longer than one chunk in
+	// asynchronous invocations of the function itself (run.go); nil runs
+	// every run in its invocation, chunk after chunk.
+	Continuer Continuer
 }
 
 // NewRotator returns a Rotator that resets each kind of target with its
@@ -93,6 +99,7 @@ func NewRotator(cfg Config, resetters map[Kind]Resetter, store SecretStore, deps
 		listers:   map[Kind]Lister{},
 		secrets:   deps.Secrets,
 		completed: deps.Completed,
+		continuer: deps.Continuer,
 	}
 	if r.completed == nil {
 		r.completed = noRunCompleted{}
@@ -200,6 +207,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.ChunkTargets < 0 || c.ChunkTargets > MaxTargets {
+		return c, fmt.Errorf("ChunkTargets must be 0 to %d", MaxTargets)
+	}
+	if c.ChunkTargets == 0 {
+		c.ChunkTargets = DefaultChunkTargets
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,8 +51,20 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, 0, len(names))
-	var mu sync.Mutex
+	names = slices.DeleteFunc(names, func(n string) bool { return n == r.cfg.SecretPrefix+signingKeyName })
+	if r.chunked(ctx, len(names)) {
+		keys := slices.Clone(names)
+		slices.Sort(keys)
+		return r.startRun(ctx, req, "sweep", slices.Compact(keys))
+	}
+	out := r.sweepNames(ctx, req, names)
+	r.endRun(ctx, req, "sweep", out)
+	return out, nil
+}
+
+// sweepNames sweeps the secrets names, at most MaxInFlight at once, and
+// returns one Result per name, in order.
+func (r *Rotator) sweepNames(ctx context.Context, req Request, names []string) []Result {
 	slots := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	results := make([]Result, len(names))
@@ -77,26 +90,21 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			res := r.sweepOne(ctx, name, req.DryRun)
-			mu.Lock()
-			results[i] = res
-			mu.Unlock()
+			results[i] = r.sweepOne(ctx, name, req.DryRun)
 		})
 	}
 	wg.Wait()
-	out = append(out, results...)
 	// The rotations the sweep tried to finish have outcomes; its reports on
 	// the secrets it left alone have none (outcomeEvents), nor has a secret
 	// it could not look at (no version: the run's event counts it).
 	var tried []Result
-	for _, res := range out {
+	for _, res := range results {
 		if res.VersionID != "" {
 			tried = append(tried, res)
 		}
 	}
 	r.publish(ctx, r.outcomeEvents(req, tried))
-	r.endRun(ctx, req, "sweep", out)
-	return out, nil
+	return results
 }
 
 // targetOfSecret returns the target whose secret is name, and whether name

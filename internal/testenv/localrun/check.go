@@ -54,6 +54,11 @@ type Response struct {
 	RequestID string         `json:"requestId"`
 	Results   []Result       `json:"results,omitempty"`
 	Error     *ResponseError `json:"error,omitempty"`
+	// Accepted, RunID and Targets answer a run continued in asynchronous
+	// invocations (handler.Response).
+	Accepted bool   `json:"accepted,omitempty"`
+	RunID    string `json:"runId,omitempty"`
+	Targets  int    `json:"targets,omitempty"`
 }
 
 // HTTPResponse is Function Compute 3.0's HTTP trigger response.

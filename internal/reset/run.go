@@ -1,0 +1,412 @@
+package reset
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+)
+
+// Runs longer than one invocation (DESIGN.md, "Requests beyond single
+// accounts"). A selector run or a sweep that covers more than one chunk
+// (Config.ChunkTargets accounts or secrets) and runs under a deadline with
+// a Continuer is cut into chunks: the first invocation lists, checks
+// maxTargets and hands the whole run on; each chunk is one asynchronous
+// invocation of the function itself that rotates (or sweeps) the next
+// chunk and hands the rest on. Function Compute's asynchronous queue and
+// its retries are the engine: the state of a run lives only in the
+// continuation each chunk carries, signed (HMAC-SHA256) with a key kept in
+// KMS under the prefix. Every rotation takes its version id from the run's
+// key (the original request's scoped key), so a redelivered chunk, or a
+// chain a retried first request started again, finishes the same
+// rotations and gives no account a second password.
+
+// DefaultChunkTargets is how many accounts (or secrets) one chunk covers:
+// at DefaultMaxInFlight, about five rounds of four calls, a few seconds of
+// work, so that a caller of the single instance never waits long behind a
+// run.
+const DefaultChunkTargets = 100
+
+// MaxContinuationBody bounds a continuation's signed body, so that its event
+// (the body in base64, 4/3 of it, and the signature) stays under the
+// 128,000 bytes the handler admits of an event and Function Compute's
+// 128 KB asynchronous payload. A run's remaining ids are carried while they
+// fit; beyond, the selector (or the prefix) and a cursor are.
+const MaxContinuationBody = 90_000
+
+// signingKeyName is the secret, under the prefix, whose ACSCurrent version
+// holds the key continuations are signed with. It is no secret name a
+// target gives (it has one part, not three), and the sweep passes over it.
+const signingKeyName = "_run-signing-key"
+
+// signingKeyVersion is the version id of the key's first (and only) version.
+const signingKeyVersion = "pwreset-run-signing-key-1"
+
+// ErrContinuationSignature marks a continuation refused because it is
+// unsigned or its signature does not verify with the function's key.
+var ErrContinuationSignature = errors.New("the continuation's signature does not verify")
+
+// Continuer queues the next chunk of a run: an asynchronous invocation of
+// the function itself whose event is payload (Function Compute
+// InvokeFunction, x-fc-invocation-type Async). Errors are *Error values.
+type Continuer interface {
+	Continue(ctx context.Context, payload []byte) error
+}
+
+// ContinuationEvent is the event of a chunk: the signed body of its state
+// (base64, so that the bytes signed are the bytes verified) and the hex
+// HMAC-SHA256 of those bytes. The handler tells it by its "continuation"
+// field.
+type ContinuationEvent struct {
+	Continuation string `json:"continuation"`
+	Signature    string `json:"signature"`
+}
+
+// RunInfo is what the answer of a continued run says: the run id and how
+// many accounts (or secrets) the run covers.
+type RunInfo struct {
+	ID      string
+	Targets int
+}
+
+// runState is a continuation's body: everything the next chunk needs.
+type runState struct {
+	V          int        `json:"v"`
+	RunID      string     `json:"runId"` // the original request's scoped key
+	Kind       string     `json:"kind"`  // "select" or "sweep"
+	Trigger    string     `json:"trigger,omitempty"`
+	RequestID  string     `json:"requestId,omitempty"`
+	DryRun     bool       `json:"dryRun,omitempty"`
+	Scope      *Target    `json:"scope,omitempty"`
+	Select     *Selector  `json:"select,omitempty"`
+	MaxTargets int        `json:"maxTargets,omitempty"`
+	IDs        []string   `json:"ids,omitempty"`   // what remains: second identifiers, or secret names
+	Listed     bool       `json:"listed"`          // IDs holds all that remains (else: re-list, after After)
+	After      string     `json:"after,omitempty"` // cursor: everything up to it, in sorted order, is done
+	Total      int        `json:"total"`
+	Chunk      int        `json:"chunk"`
+	Counts     RunSummary `json:"counts"`
+	Blocked    int        `json:"blocked,omitempty"`
+}
+
+// chunked reports whether a run of n items under ctx is cut into chunks.
+func (r *Rotator) chunked(ctx context.Context, n int) bool {
+	_, bounded := ctx.Deadline()
+	return r.continuer != nil && bounded && n > r.cfg.ChunkTargets
+}
+
+// startRun hands a whole run on to its first chunk and answers accepted.
+func (r *Rotator) startRun(ctx context.Context, req Request, kind string, keys []string) ([]Result, error) {
+	st := runState{V: 1, RunID: req.IdempotencyKey, Kind: kind, Trigger: req.Trigger, RequestID: req.RequestID,
+		DryRun: req.DryRun, Total: len(keys)}
+	if kind == "select" {
+		scope := req.Targets[0]
+		st.Scope, st.Select, st.MaxTargets = &scope, req.Select, req.MaxTargets
+	}
+	st.carry(keys)
+	if err := r.handOn(ctx, st); err != nil {
+		return nil, err
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "run accepted", slog.String("runId", st.RunID), slog.String("kind", kind),
+		slog.Int("targets", st.Total), slog.Bool("dryRun", st.DryRun))
+	return []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}, nil
+}
+
+// carry sets what remains: the keys themselves while they fit, else the
+// cursor alone (the next chunk re-lists).
+func (st *runState) carry(rest []string) {
+	st.IDs, st.Listed = rest, true
+	if b, _ := json.Marshal(st); len(b) > MaxContinuationBody {
+		st.IDs, st.Listed = nil, false
+	}
+}
+
+// handOn signs st and queues it as the next chunk.
+func (r *Rotator) handOn(ctx context.Context, st runState) error {
+	key, err := r.signingKey(ctx, true)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(st)
+	if err != nil {
+		return Errorf(EInternal, "encode the continuation: %v", err)
+	}
+	ev, err := json.Marshal(ContinuationEvent{Continuation: base64.StdEncoding.EncodeToString(body), Signature: sign(key, body)})
+	if err != nil {
+		return Errorf(EInternal, "encode the continuation: %v", err)
+	}
+	if err := r.continuer.Continue(ctx, ev); err != nil {
+		return fmt.Errorf("hand the run on to its next chunk: %w", err)
+	}
+	return nil
+}
+
+func sign(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// verify returns the state a continuation event carries once its signature
+// verifies. An event that is not well formed or unsigned is refused before
+// any call; otherwise the key is read (never created: nothing could have
+// signed with a key that does not exist), and a signature that does not
+// verify is refused EForbidden (ErrContinuationSignature).
+func (r *Rotator) verify(ctx context.Context, ev ContinuationEvent) (runState, error) {
+	refused := func(why string) error {
+		return &Error{Code: EForbidden, Field: "continuation", Message: why + ": refused", Err: ErrContinuationSignature}
+	}
+	body, err := base64.StdEncoding.DecodeString(ev.Continuation)
+	sig, serr := hex.DecodeString(ev.Signature)
+	switch {
+	case ev.Continuation == "" || err != nil:
+		return runState{}, refused("the continuation is empty or not base64")
+	case ev.Signature == "" || serr != nil || len(sig) != sha256.Size:
+		return runState{}, refused("the continuation is unsigned or its signature is not a hex HMAC-SHA256")
+	}
+	key, err := r.signingKey(ctx, false)
+	if errors.Is(err, ErrSecretNotFound) {
+		return runState{}, refused("the continuation's signature does not verify (no run was ever continued)")
+	}
+	if err != nil {
+		return runState{}, err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	if !hmac.Equal(m.Sum(nil), sig) {
+		return runState{}, refused("the continuation's signature does not verify")
+	}
+	var st runState
+	if err := json.Unmarshal(body, &st); err != nil || st.V != 1 {
+		return runState{}, Errorf(EInvalid, "the continuation's body is not a run this version reads")
+	}
+	return st, nil
+}
+
+// signingKeys caches the signing key per instance.
+type signingKeys struct {
+	mu  sync.Mutex
+	key []byte
+}
+
+// signingKey returns the key continuations are signed with, read from the
+// secret <prefix>_run-signing-key (ACSCurrent) once per instance and, when
+// create is set and the secret does not exist, created with 32 random bytes
+// (hex). Two instances creating it at once: the loser reads the winner's.
+func (r *Rotator) signingKey(ctx context.Context, create bool) ([]byte, error) {
+	r.keys.mu.Lock()
+	defer r.keys.mu.Unlock()
+	if r.keys.key != nil {
+		return r.keys.key, nil
+	}
+	name := r.cfg.SecretPrefix + signingKeyName
+	read := func() ([]byte, error) {
+		v, err := r.store.GetStaged(ctx, name, StageCurrent)
+		if err != nil {
+			return nil, err
+		}
+		key, err := hex.DecodeString(string(v.Data))
+		clear(v.Data)
+		if err != nil || len(key) < 32 {
+			return nil, Errorf(EInternal, "the run signing key %s is not 32 or more hex-encoded bytes", name)
+		}
+		return key, nil
+	}
+	key, err := read()
+	if errors.Is(err, ErrSecretNotFound) && create {
+		raw := make([]byte, 32)
+		if _, err := io.ReadFull(r.rand, raw); err != nil {
+			return nil, Errorf(EInternal, "generate the run signing key: %v", err)
+		}
+		data := []byte(hex.EncodeToString(raw))
+		clear(raw)
+		err = r.store.CreateSecret(ctx, name, signingKeyVersion, data)
+		clear(data)
+		if err == nil || errors.Is(err, ErrSecretExists) {
+			key, err = read()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.keys.key = key
+	return key, nil
+}
+
+// continueRun runs one chunk of a continued run and hands the rest on, or
+// ends the run at its last chunk. Its answer is the run's (accepted, the
+// run id and its size); its error, a chunk that could not be handed on or
+// made no progress, is a function error, which Function Compute retries.
+func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error) {
+	st, err := r.verify(ctx, *req.Continuation)
+	if err != nil {
+		return nil, err
+	}
+	run := Request{IdempotencyKey: st.RunID, DryRun: st.DryRun, Trigger: st.Trigger, RequestID: req.RequestID, RunID: st.RunID}
+	switch st.Kind {
+	case "select":
+		if st.Scope == nil || st.Select == nil {
+			return nil, Errorf(EInvalid, "the continuation names no selector")
+		}
+		run.Targets, run.Select, run.MaxTargets = []Target{*st.Scope}, st.Select, st.MaxTargets
+	case "sweep":
+		run.Sweep = true
+	default:
+		return nil, Errorf(EInvalid, "the continuation's kind %q is not a run", st.Kind)
+	}
+	if _, err := r.plan(run); err != nil {
+		// Signed by this function, but the deployment changed since (an
+		// allow-list, a kind turned off): the rest of the run is refused.
+		return nil, err
+	}
+	rest := st.IDs
+	if !st.Listed {
+		if rest, err = r.runKeys(ctx, run); err != nil {
+			return nil, err
+		}
+		i, _ := slices.BinarySearch(rest, st.After)
+		for i < len(rest) && rest[i] <= st.After {
+			i++
+		}
+		rest = rest[i:]
+	}
+	// Never more than the run covered at its start: accounts listed since
+	// are not this run's.
+	rest = rest[:min(len(rest), max(st.Total-st.Counts.Matched, 0))]
+	chunk := rest[:min(len(rest), r.cfg.ChunkTargets)]
+	// The hand-on must fit after the chunk.
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if end, ok := r.stepEnd(ctx, 2); ok {
+		cctx, cancel = context.WithDeadline(ctx, end)
+	}
+	results, keys, stopped := r.runChunk(cctx, run, chunk)
+	cancel()
+	done := 0
+	for done < len(results) && !deferred(results[done]) {
+		done++
+	}
+	if done == 0 && len(chunk) > 0 {
+		return nil, Errorf(EUnavailable, "chunk %d of run %s made no progress before the deadline; Function Compute retries it", st.Chunk, st.RunID)
+	}
+	c := summarize(st.RunID, st.Kind, st.DryRun, results[:done])
+	st.Counts.add(c)
+	for _, res := range results[:done] {
+		if errors.Is(res.Err, ErrBlocked) {
+			st.Blocked++
+		}
+	}
+	st.Chunk++
+	left := rest[done:]
+	if stopped != nil {
+		// Every account not yet started would repeat the stop's answer.
+		st.Counts.Matched += len(left)
+		st.Counts.Skipped += len(left)
+		left = nil
+	}
+	if done > 0 {
+		st.After = keys[done-1]
+	}
+	progress := []slog.Attr{slog.String("runId", st.RunID), slog.String("kind", st.Kind), slog.Int("chunk", st.Chunk),
+		slog.Int("done", st.Counts.Matched), slog.Int("targets", st.Total), slog.Int("rotated", st.Counts.Rotated),
+		slog.Int("failed", st.Counts.Failed), slog.Int("skipped", st.Counts.Skipped), slog.Bool("dryRun", st.DryRun)}
+	info := []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}
+	if len(left) == 0 {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "run completed", append(progress,
+			slog.Int("validated", st.Counts.Validated), slog.Int("drift", st.Counts.Drift), slog.Int("healthy", st.Counts.Healthy))...)
+		r.endRunSummary(ctx, run, st.Counts, st.Blocked)
+		return info, nil
+	}
+	if st.Listed {
+		st.carry(left)
+	} else if len(left) <= r.cfg.ChunkTargets*8 {
+		st.carry(left) // short enough now: stop re-listing
+	}
+	if err := r.handOn(ctx, st); err != nil {
+		return nil, err
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "run progress", progress...)
+	return info, nil
+}
+
+// deferred reports whether a result is a target the chunk did not start
+// for its deadline: it is carried to the next chunk, not counted.
+func deferred(res Result) bool {
+	return res.Status == StatusSkipped && ErrorCodeOf(res.Err) == EUnavailable && !errors.Is(res.Err, ErrSSOLogonEnabled)
+}
+
+// runKeys lists the run's items, sorted: the selector's accounts (their
+// second identifiers, maxTargets not applied: the run's size was decided at
+// its start) or the secret names under the prefix the sweep looks at.
+func (r *Rotator) runKeys(ctx context.Context, req Request) ([]string, error) {
+	var keys []string
+	if req.Sweep {
+		names, err := r.secrets.ListSecrets(ctx, r.cfg.SecretPrefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			if n != r.cfg.SecretPrefix+signingKeyName {
+				keys = append(keys, n)
+			}
+		}
+	} else {
+		all := req
+		all.MaxTargets = MaxSelectTargets
+		targets, err := r.expand(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		return targetKeys(targets), nil
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+// targetKeys returns the second identifiers of a selector's targets
+// (distinct, one scope), sorted: the order of a continued run.
+func targetKeys(targets []Target) []string {
+	keys := make([]string, 0, len(targets))
+	for _, t := range targets {
+		keys = append(keys, *specOf(t.Kind).ids[1].get(&t))
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// runChunk rotates (or sweeps) the chunk's items, in order, and returns
+// their results, the items' keys, and the stop's error when the run must
+// stop (SSO logon enabled).
+func (r *Rotator) runChunk(ctx context.Context, req Request, keys []string) ([]Result, []string, *Error) {
+	if req.Sweep {
+		return r.sweepNames(ctx, req, keys), keys, nil
+	}
+	s := specOf(req.Targets[0].Kind)
+	targets := make([]Target, len(keys))
+	for i, k := range keys {
+		targets[i] = req.Targets[0]
+		*s.ids[1].get(&targets[i]) = k
+	}
+	stop := &stopper{}
+	return r.fanout(ctx, req, targets, stop), keys, stop.err()
+}
+
+// add adds a chunk's counts to a run's.
+func (s *RunSummary) add(c RunSummary) {
+	s.Matched += c.Matched
+	s.Rotated += c.Rotated
+	s.Validated += c.Validated
+	s.Failed += c.Failed
+	s.Skipped += c.Skipped
+	s.Drift += c.Drift
+	s.Finished += c.Finished
+	s.Healthy += c.Healthy
+	s.Superseded += c.Superseded
+}
