@@ -62,9 +62,11 @@ func MustInstance(tb testing.TB, cloud *testCloud, env ...string) *instance {
 	return in
 }
 
-// Start starts a new instance and waits for it to poll.
+// Start starts a new instance in place of the last one, which it kills if
+// it still runs, and waits for the new one to poll.
 func (in *instance) Start(tb testing.TB) {
 	tb.Helper()
+	in.Kill()
 	polls := in.rt.PollCount()
 	proc, err := localrun.StartProcess(in.binary, in.env, in.out)
 	require.NoError(tb, err)
@@ -77,13 +79,17 @@ func (in *instance) Start(tb testing.TB) {
 	require.NoError(tb, err, "the new instance never polled")
 }
 
-// Kill kills the running instance (SIGKILL) and waits for it to exit.
+// Kill kills the running instance (SIGKILL), waits for it to exit and
+// tells the runtime, as Function Compute notices an instance die: the
+// invocation it ran fails, and neither its pending poll nor its connections
+// take another.
 func (in *instance) Kill() {
 	in.mu.Lock()
 	p := in.proc
 	in.mu.Unlock()
 	if p != nil {
 		_ = p.Stop()
+		in.rt.InstanceExited()
 	}
 }
 
@@ -115,6 +121,9 @@ func (in *instance) Invoke(tb testing.TB, payload []byte) (localrun.Answer, erro
 		Credentials: creds, Region: in.cloud.Region(), AccountID: in.cloud.AccountID(), Timeout: 20 * time.Second,
 	})
 	if err != nil {
+		if errors.Is(err, emulator.ErrInstanceExited) {
+			return localrun.Answer{}, errInstanceDied
+		}
 		select {
 		case <-died:
 			return localrun.Answer{}, errInstanceDied

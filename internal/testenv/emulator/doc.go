@@ -96,6 +96,7 @@
 //	NotFound                                 404     runtime API     assumed (an unknown path)
 //	MethodNotAllowed                         405     runtime API     assumed (a wrong method)
 //	RuntimeClosed                            503     runtime API     assumed (a poll while the runtime shuts down)
+//	InstanceExited                           410     runtime API     assumed (a poll from an instance that exited)
 //	PayloadTooLarge                          413     runtime API     assumed (an outcome over 32 MB)
 //	InvalidRequest                           400     runtime API     assumed (an outcome that cannot be read)
 //	InvalidErrorPayload                      400     runtime API     assumed (an error that is not {"errorMessage","errorType"})

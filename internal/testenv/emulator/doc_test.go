@@ -48,6 +48,7 @@ var statusNames = map[string]int{
 	"StatusNotFound":              http.StatusNotFound,
 	"StatusMethodNotAllowed":      http.StatusMethodNotAllowed,
 	"StatusConflict":              http.StatusConflict,
+	"StatusGone":                  http.StatusGone,
 	"StatusRequestEntityTooLarge": http.StatusRequestEntityTooLarge,
 	"StatusTooManyRequests":       http.StatusTooManyRequests,
 	"StatusInternalServerError":   http.StatusInternalServerError,

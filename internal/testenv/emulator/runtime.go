@@ -69,6 +69,11 @@ const (
 // ErrRuntimeClosed is returned by Invoke and WaitPoll once the Runtime is closed.
 var ErrRuntimeClosed = errors.New("runtime closed")
 
+// ErrInstanceExited is returned by Invoke when the function instance the
+// invocation was handed to exited before posting its outcome (see
+// Runtime.InstanceExited).
+var ErrInstanceExited = errors.New("the function instance exited during the invocation")
+
 // ErrDuplicateRequestID is returned by Invoke when an invocation with the same
 // request id is still queued or running.
 var ErrDuplicateRequestID = errors.New("request id already queued or running")
@@ -175,8 +180,19 @@ type rtPending struct {
 	inv        Invocation
 	payload    []byte
 	dispatched time.Time
-	done       chan Outcome // buffered 1; receives exactly one outcome
+	instance   uint64        // the instance it was handed to, once running
+	done       chan rtResult // buffered 1; receives exactly one result
 }
+
+// rtResult ends an invocation: its outcome, or why it has none.
+type rtResult struct {
+	out Outcome
+	err error
+}
+
+// rtInstanceKey keys, in a connection's context, the instance generation
+// current when the connection was accepted.
+type rtInstanceKey struct{}
 
 // Runtime is an in-memory Function Compute runtime API server for one
 // function instance. Make it with NewRuntime; the zero value is not usable.
@@ -184,7 +200,8 @@ type Runtime struct {
 	mu       sync.Mutex
 	queue    []*rtPending          // waiting for a GET .../next
 	running  map[string]*rtPending // handed out, waiting for an outcome
-	queued   chan struct{}         // closed and replaced whenever queue grows or running empties
+	queued   chan struct{}         // closed and replaced whenever queue grows, running empties or an instance exits
+	instance uint64                // generation of the live instance; InstanceExited increments it
 	polls    []time.Time           // arrival of every GET .../next
 	waiting  int                   // GET .../next requests blocked right now
 	polled   chan struct{}         // closed and replaced whenever polls grows
@@ -212,7 +229,7 @@ func (r *Runtime) Start() (addr string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("runtime API listen: %w", err)
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ConnContext: r.tagConn}
 	r.mu.Lock()
 	if r.isClosed || r.srv != nil {
 		r.mu.Unlock()
@@ -250,14 +267,15 @@ func (r *Runtime) Close() error {
 // Invoke queues payload as an invocation and waits for the function's
 // outcome. A function error is an Outcome with Err set, not an error; the
 // error is for the invocation never completing: ctx ended (the invocation is
-// withdrawn, and a late outcome is refused), the Runtime closed, or the
-// request id is already in use.
+// withdrawn, and a late outcome is refused), the instance running it exited
+// (ErrInstanceExited), the Runtime closed, or the request id is already in
+// use.
 func (r *Runtime) Invoke(ctx context.Context, payload []byte, inv Invocation) (Outcome, error) {
 	inv, err := inv.withDefaults()
 	if err != nil {
 		return Outcome{}, err
 	}
-	p := &rtPending{inv: inv, payload: append([]byte(nil), payload...), done: make(chan Outcome, 1)}
+	p := &rtPending{inv: inv, payload: append([]byte(nil), payload...), done: make(chan rtResult, 1)}
 
 	r.mu.Lock()
 	if r.isClosed {
@@ -274,14 +292,14 @@ func (r *Runtime) Invoke(ctx context.Context, payload []byte, inv Invocation) (O
 	r.mu.Unlock()
 
 	select {
-	case out := <-p.done:
-		return out, nil
+	case res := <-p.done:
+		return res.out, res.err
 	case <-ctx.Done():
 		r.withdraw(p)
 		// The outcome may have arrived while withdrawing; prefer it.
 		select {
-		case out := <-p.done:
-			return out, nil
+		case res := <-p.done:
+			return res.out, res.err
 		default:
 		}
 		return Outcome{}, fmt.Errorf("invoke %s: %w", inv.RequestID, ctx.Err())
@@ -316,6 +334,48 @@ func (r *Runtime) withdraw(p *rtPending) {
 		delete(r.running, p.inv.RequestID)
 		r.wakeLocked()
 	}
+}
+
+// InstanceExited tells the runtime that the function instance polling it has
+// exited (it was killed, or crashed), so that nothing is stranded on it: the
+// invocation it was running fails at once with ErrInstanceExited, and no poll
+// that instance sent, nor any request on a connection it opened, is handed
+// another invocation, even while the server has not yet noticed that the
+// connection closed. Queued invocations stay queued for the next instance,
+// whose connections are those accepted after this call: call it after the
+// process has exited and before the next one starts.
+//
+// Function Compute behaves so: an invocation whose instance fails ends in
+// an error for a synchronous caller and is retried on an instance for an
+// asynchronous one ("Configure a retry mechanism",
+// https://www.alibabacloud.com/help/en/functioncompute/fc/error-handling-1-2;
+// that a crashed instance counts as an UnhandledInvocationError there and is
+// not reused is assumed).
+func (r *Runtime) InstanceExited() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.instance++
+	for id, p := range r.running {
+		if p.instance < r.instance {
+			delete(r.running, id)
+			p.done <- rtResult{err: fmt.Errorf("invoke %s: %w", id, ErrInstanceExited)}
+		}
+	}
+	r.wakeLocked()
+}
+
+// tagConn records in a new connection's context which instance opened it:
+// the one live when the server accepted it.
+func (r *Runtime) tagConn(ctx context.Context, _ net.Conn) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return context.WithValue(ctx, rtInstanceKey{}, r.instance)
+}
+
+// exitedLocked reports whether req came from an instance that has exited.
+func (r *Runtime) exitedLocked(req *http.Request) bool {
+	gen, ok := req.Context().Value(rtInstanceKey{}).(uint64)
+	return ok && gen < r.instance
 }
 
 // wakeLocked wakes every poll waiting for an invocation it may take.
@@ -427,11 +487,19 @@ func (r *Runtime) serveNext(w http.ResponseWriter, req *http.Request) {
 		// request at a time", "Configure instance concurrency",
 		// https://www.alibabacloud.com/help/en/functioncompute/fc/configure-the-concurrency-of-a-single-instance;
 		// s.yaml keeps instanceConcurrency 1): a second poll waits until
-		// the running invocation's outcome is posted.
+		// the running invocation's outcome is posted. A poll of an
+		// instance that exited gets nothing, whether or not the server
+		// has noticed its connection close (see InstanceExited).
+		if r.exitedLocked(req) {
+			r.mu.Unlock()
+			writeRuntimeError(w, http.StatusGone, "InstanceExited", "the instance that sent this poll has exited")
+			return
+		}
 		if req.Context().Err() == nil && len(r.queue) > 0 && len(r.running) == 0 {
 			p := r.queue[0]
 			r.queue = r.queue[1:]
 			p.dispatched = r.now()
+			p.instance = r.instance
 			r.running[p.inv.RequestID] = p
 			r.mu.Unlock()
 			writeInvocation(w, p)
@@ -521,7 +589,7 @@ func (r *Runtime) serveOutcome(w http.ResponseWriter, req *http.Request, id stri
 		return
 	}
 	out.Elapsed = r.now().Sub(p.dispatched)
-	p.done <- out
+	p.done <- rtResult{out: out}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, `{"status":"OK"}`)

@@ -197,6 +197,12 @@ type poll struct {
 }
 
 func startPoll(ctx context.Context, addr string) <-chan poll {
+	return startPollOn(ctx, http.DefaultClient, addr)
+}
+
+// startPollOn polls with c: give each emulated instance its own client, so
+// that no two share a connection.
+func startPollOn(ctx context.Context, c *http.Client, addr string) <-chan poll {
 	ch := make(chan poll, 1)
 	go func() {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/2020-11-11/runtime/invocation/next", nil)
@@ -204,7 +210,7 @@ func startPoll(ctx context.Context, addr string) <-chan poll {
 			ch <- poll{err: err}
 			return
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			ch <- poll{err: err}
 			return
@@ -472,4 +478,73 @@ func TestRuntimeOneInvocationAtATime(t *testing.T) {
 	assert.Equal(t, "req-1", (<-outcomes).RequestID, "the first finished before the second started")
 	post(t, "http://"+addr+"/2020-11-11/runtime/invocation/req-2/response", `{}`)
 	assert.Equal(t, "req-2", (<-outcomes).RequestID)
+}
+
+// TestRuntimeExitedInstanceStrandsNothing: an instance is killed while it
+// runs an invocation and, as fc-runtime-go-sdk does (fc/invoke_loop.go polls
+// again as soon as it hands an invocation to its handler), while its next
+// poll waits, and the server has not yet noticed that poll's connection
+// close (here it stays open: the emulated instance's client lives on). The
+// runtime is told the instance exited; then a new instance polls. The
+// running invocation fails with ErrInstanceExited, the dead instance's poll
+// is answered without an invocation, and the next invocation goes to the
+// new instance.
+func TestRuntimeExitedInstanceStrandsNothing(t *testing.T) {
+	rt, addr := MustStartRuntime(t)
+	client := func() *http.Client {
+		tr := &http.Transport{}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	dead, fresh := client(), client()
+	invoke := func(id string) <-chan error {
+		ch := make(chan error, 1)
+		go func() {
+			out, err := rt.Invoke(invokeCtx(t), []byte(`{}`), emulator.Invocation{RequestID: id})
+			if err == nil {
+				assert.Equal(t, id, out.RequestID)
+			}
+			ch <- err
+		}()
+		return ch
+	}
+
+	first := startPollOn(invokeCtx(t), dead, addr)
+	_, err := rt.WaitPoll(invokeCtx(t), 1)
+	require.NoError(t, err)
+	stranded := invoke("req-1")
+	p1 := <-first
+	require.NoError(t, p1.err)
+	require.Equal(t, "req-1", p1.resp.Header.Get("x-fc-request-id"))
+	deadPoll := startPollOn(invokeCtx(t), dead, addr)
+	_, err = rt.WaitPoll(invokeCtx(t), 2)
+	require.NoError(t, err)
+
+	rt.InstanceExited()
+	require.ErrorIs(t, <-stranded, emulator.ErrInstanceExited)
+	assert.Zero(t, rt.Running(), "the dead instance's invocation is still running")
+	p2 := <-deadPoll
+	require.NoError(t, p2.err)
+	assert.Equal(t, http.StatusGone, p2.resp.StatusCode)
+	assert.Empty(t, p2.resp.Header.Get("x-fc-request-id"))
+
+	// The dead instance's connection is still open and still polling.
+	again := startPollOn(invokeCtx(t), dead, addr)
+	p3 := <-again
+	require.NoError(t, p3.err)
+	assert.Equal(t, http.StatusGone, p3.resp.StatusCode)
+
+	live := startPollOn(invokeCtx(t), fresh, addr)
+	_, err = rt.WaitPoll(invokeCtx(t), 4)
+	require.NoError(t, err)
+	next := invoke("req-2")
+	p4 := <-live
+	require.NoError(t, p4.err)
+	require.Equal(t, "req-2", p4.resp.Header.Get("x-fc-request-id"))
+	post(t, "http://"+addr+"/2020-11-11/runtime/invocation/req-2/response", `{}`)
+	require.NoError(t, <-next)
+
+	// A late outcome from the dead instance is refused.
+	resp := post(t, "http://"+addr+"/2020-11-11/runtime/invocation/req-1/response", `{}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
