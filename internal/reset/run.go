@@ -62,6 +62,29 @@ type Continuer interface {
 	Continue(ctx context.Context, payload []byte) error
 }
 
+// FunctionInfo is what Function Compute tells an invocation about the
+// function itself (fc-runtime-go-sdk v0.3.1 fccontext.FcContext:
+// Function.Name, Region, AccountId), handed on by the handler as plain
+// values for the Continuer: the function a chunk is queued on.
+type FunctionInfo struct {
+	Name      string
+	Region    string
+	AccountID string
+}
+
+type functionKey struct{}
+
+// WithFunction returns a context that carries the invocation's function.
+func WithFunction(ctx context.Context, f FunctionInfo) context.Context {
+	return context.WithValue(ctx, functionKey{}, f)
+}
+
+// FunctionOf returns the function ctx carries (WithFunction), if any.
+func FunctionOf(ctx context.Context) (FunctionInfo, bool) {
+	f, ok := ctx.Value(functionKey{}).(FunctionInfo)
+	return f, ok
+}
+
 // ContinuationEvent is the event of a chunk: the signed body of its state
 // (base64, so that the bytes signed are the bytes verified) and the hex
 // HMAC-SHA256 of those bytes. The handler tells it by its "continuation"
