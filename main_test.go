@@ -153,6 +153,11 @@ func TestRunMisconfiguredCallsNothing(t *testing.T) {
 		{"ErrGODEBUGHTTP2Debug2", map[string]string{"GODEBUG": "netdns=go,http2debug=2"}, "GODEBUG: must not set http2debug"},
 		{"ErrDEBUGCredential", map[string]string{"DEBUG": "credential"}, "DEBUG: must not contain \"credential\""},
 		{"ErrDEBUGDara", map[string]string{"DEBUG": "sdk,dara"}, "DEBUG: must not contain \"dara\""},
+		{"ErrFCFunctionName", map[string]string{"FC_FUNCTION_NAME": "svc/pwreset"}, "FC_FUNCTION_NAME: must be a function name"},
+		{"ErrFCEndpointAlone", map[string]string{"FUNCTION_COMPUTE_ENDPOINT": "http://127.0.0.1:1"}, "FUNCTION_COMPUTE_ENDPOINT: is set but FC_FUNCTION_NAME is not"},
+		{"ErrFCEndpointBad", map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "https://fc.example.com/x"}, "FUNCTION_COMPUTE_ENDPOINT: must be only"},
+		{"ErrFCEndpointHTTPNotLoopback", map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "http://10.0.0.8:9000"}, "FUNCTION_COMPUTE_ENDPOINT: may use http:// only for a loopback host"},
+		{"ErrFCEndpointUndocumented", map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "fc.cn-hangzhou.aliyuncs.com"}, "FUNCTION_COMPUTE_ENDPOINT: names a host under aliyuncs.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

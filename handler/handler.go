@@ -145,6 +145,10 @@ func begin(ctx context.Context) (context.Context, invocation) {
 			// the rotator keeps back per step (reset, budget.go).
 			ctx = reset.WithTimeout(ctx, time.Duration(fc.Function.Timeout)*time.Second)
 		}
+		// The function itself, where FC says it: a run's chunks are
+		// queued on it (internal/aliyun, selfinvoke.go), the environment
+		// (FC_FUNCTION_NAME, FC_REGION, FC_ACCOUNT_ID) filling in the rest.
+		ctx = reset.WithFunction(ctx, reset.FunctionInfo{Name: fc.Function.Name, Region: fc.Region, AccountID: fc.AccountId})
 		if c := fc.Credentials; c.AccessKeyId != "" {
 			ctx = reset.WithCredentials(ctx, reset.Credentials{
 				AccessKeyID:     c.AccessKeyId,

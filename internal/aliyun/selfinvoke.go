@@ -18,6 +18,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
@@ -67,6 +68,7 @@ type SelfInvoker struct {
 	caller    caller
 	function  string
 	qualifier string
+	derived   bool // the endpoint was made from the account and region, not given
 }
 
 // NewSelfInvoker validates cfg and builds the invoker on the transport and
@@ -93,6 +95,7 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 		caller:    caller{service: "fc", hc: base.hc, creds: base.creds, limit: base.limit},
 		function:  cfg.FunctionName,
 		qualifier: cfg.Qualifier,
+		derived:   strings.TrimSpace(cfg.Endpoint) == "",
 	}, nil
 }
 
@@ -166,6 +169,18 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	cl := *s.base
 	cl.Credential = c.cred
 	cl.HttpClient = c.http
+	function := s.function
+	if f, ok := reset.FunctionOf(ctx); ok {
+		// What Function Compute tells the invocation (fccontext) wins over
+		// the environment read at start, where it is well formed; an
+		// endpoint given in FUNCTION_COMPUTE_ENDPOINT is kept as given.
+		if reFunctionName().MatchString(f.Name) {
+			function = f.Name
+		}
+		if s.derived && reAccountID().MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
+			cl.Endpoint = dara.String(f.AccountID + "." + f.Region + ".fc.aliyuncs.com")
+		}
+	}
 
 	headers := map[string]*string{"x-fc-invocation-type": dara.String("Async")}
 	if taskID != "" {
@@ -179,7 +194,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 		Action:      dara.String(fcInvokeAction),
 		Version:     dara.String(FCVersion),
 		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/" + FCVersion + "/functions/" + url.PathEscape(s.function) + "/invocations"),
+		Pathname:    dara.String("/" + FCVersion + "/functions/" + url.PathEscape(function) + "/invocations"),
 		Method:      dara.String("POST"),
 		AuthType:    dara.String("AK"),
 		Style:       dara.String("ROA"),

@@ -144,6 +144,7 @@ func TestInvokeAsyncErrors(t *testing.T) {
 		taskID    string
 		fault     func()
 		creds     *reset.Credentials
+		fn        *reset.FunctionInfo
 		want      reset.ErrorCode
 		wantCalls int
 	}{
@@ -154,6 +155,7 @@ func TestInvokeAsyncErrors(t *testing.T) {
 			cloud.FailNext("InvokeFunction", 1, http.StatusTooManyRequests, "ResourceThrottled")
 		}, want: reset.EThrottled, wantCalls: 1},
 		{name: "ErrNoFunction", invoker: other, payload: []byte(`{}`), want: reset.EUpstream, wantCalls: 1},
+		{name: "ErrNoFunctionNamedByFC", invoker: inv, payload: []byte(`{}`), fn: &reset.FunctionInfo{Name: "another"}, want: reset.EUpstream, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +166,9 @@ func TestInvokeAsyncErrors(t *testing.T) {
 			ctx := roleCtx(t)
 			if tt.creds != nil {
 				ctx = reset.WithCredentials(ctx, *tt.creds)
+			}
+			if tt.fn != nil {
+				ctx = reset.WithFunction(ctx, *tt.fn)
 			}
 			_, err := tt.invoker.InvokeAsync(ctx, tt.payload, tt.taskID)
 			requireCode(t, leaks.Err(err), tt.want)
@@ -198,6 +203,41 @@ func TestNewSelfInvoker(t *testing.T) {
 			var re *reset.Error
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, tt.wantField, re.Field)
+		})
+	}
+}
+
+// TestInvokeAsyncFunctionFromFC: the function FC names in the invocation's
+// context is the one invoked, whatever the environment said; a malformed
+// name there falls back to the environment's; an endpoint given in
+// FUNCTION_COMPUTE_ENDPOINT is kept whatever account and region FC gives.
+func TestInvokeAsyncFunctionFromFC(t *testing.T) {
+	t.Parallel()
+	cloud, eps := MustStartCloud(t)
+	rt := MustServeFunction(t, func(string, string) bool { return false })
+	_, fcURL := MustStartFC(t, cloud, eps, rt)
+	other, err := aliyun.NewSelfInvoker(MustNew(t, eps), aliyun.SelfInvokeConfig{Endpoint: fcURL, FunctionName: "another"})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name string
+		fn   reset.FunctionInfo
+		want reset.ErrorCode // "" for accepted
+	}{
+		{"OKNameFromFC", reset.FunctionInfo{Name: "pwreset", Region: "cn-shanghai", AccountID: "999"}, ""},
+		{"ErrMalformedNameFallsBack", reset.FunctionInfo{Name: "svc/pwreset"}, reset.EUpstream}, // the environment's "another"
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cloud.ResetCalls()
+			_, err := other.InvokeAsync(reset.WithFunction(roleCtx(t), tt.fn), []byte(`{}`), "")
+			call := lastCall(t, cloud, "InvokeFunction")
+			if tt.want != "" {
+				requireCode(t, err, tt.want)
+				assert.Equal(t, "another", call.Params["FunctionName"])
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "pwreset", call.Params["FunctionName"])
+			assert.Equal(t, http.StatusAccepted, call.Status, "the endpoint given was kept")
 		})
 	}
 }

@@ -176,6 +176,36 @@ func TestLoadEventBus(t *testing.T) {
 	}
 }
 
+func TestLoadSelfInvoke(t *testing.T) {
+	base := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		want aliyun.SelfInvokeConfig
+	}{
+		{"OKOff", nil, aliyun.SelfInvokeConfig{}},
+		{"OKDefaultEndpoint", map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_ACCOUNT_ID": "1234567890", "FC_REGION": "cn-hangzhou"},
+			aliyun.SelfInvokeConfig{FunctionName: "pwreset", AccountID: "1234567890", RegionID: "cn-hangzhou"}},
+		{"OKLoopbackEndpoint", map[string]string{"FC_FUNCTION_NAME": "_pw-reset_2", "FUNCTION_COMPUTE_ENDPOINT": "http://127.0.0.1:9"},
+			aliyun.SelfInvokeConfig{FunctionName: "_pw-reset_2", Endpoint: "http://127.0.0.1:9"}},
+		{"OKDocumentedVPCEndpoint", map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "123456.cn-hangzhou-internal.fc.aliyuncs.com"},
+			aliyun.SelfInvokeConfig{FunctionName: "pwreset", Endpoint: "123456.cn-hangzhou-internal.fc.aliyuncs.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			c, err := config.Load(env(t, vars))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.SelfInvoke)
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	region := map[string]string{"ALIBABA_CLOUD_REGION_ID": "cn-hangzhou", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset"}
 	with := func(k, v string) map[string]string {
@@ -247,6 +277,18 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrEventBusNoAccount", with("EVENT_BUS_NAME", "pwreset-outcomes"), "FC_ACCOUNT_ID", "account id"},
 		{"ErrEventBridgeEndpointAlone", with("EVENTBRIDGE_ENDPOINT", "http://127.0.0.1:1"), "EVENTBRIDGE_ENDPOINT", "EVENT_BUS_NAME is not"},
 		{"ErrEventBridgeEndpointUndocumented", withAll(map[string]string{"EVENT_BUS_NAME": "b", "EVENTBRIDGE_ENDPOINT": "events.aliyuncs.com"}), "EVENTBRIDGE_ENDPOINT", ""},
+		{"ErrFCFunctionNameDigitFirst", with("FC_FUNCTION_NAME", "9pwreset"), "FC_FUNCTION_NAME", "a letter or _ first"},
+		{"ErrFCFunctionNameSlash", with("FC_FUNCTION_NAME", "svc/pwreset"), "FC_FUNCTION_NAME", "function name"},
+		{"ErrFCFunctionNameTooLong", with("FC_FUNCTION_NAME", "f"+strings.Repeat("x", 128)), "FC_FUNCTION_NAME", "at most 128"},
+		{"ErrFCEndpointAlone", with("FUNCTION_COMPUTE_ENDPOINT", "http://127.0.0.1:1"), "FUNCTION_COMPUTE_ENDPOINT", "FC_FUNCTION_NAME is not"},
+		{"ErrFCEndpointBad", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "ftp://fc.example.com"}), "FUNCTION_COMPUTE_ENDPOINT", "scheme"},
+		{"ErrFCEndpointPath", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "https://fc.example.com/2023-03-30"}), "FUNCTION_COMPUTE_ENDPOINT", "path"},
+		{"ErrFCEndpointHTTPNotLoopback", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "http://123456.cn-hangzhou.fc.aliyuncs.com"}), "FUNCTION_COMPUTE_ENDPOINT", "loopback"},
+		{"ErrFCEndpointUndocumented", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "fc.cn-hangzhou.aliyuncs.com"}), "FUNCTION_COMPUTE_ENDPOINT", "does not document"},
+		{"ErrFCEndpointUndocumentedRegion", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FUNCTION_COMPUTE_ENDPOINT": "123456.CN_HANGZHOU.fc.aliyuncs.com"}), "FUNCTION_COMPUTE_ENDPOINT", ""},
+		{"ErrFCNoAccount", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_REGION": "cn-hangzhou"}), "FC_ACCOUNT_ID", "account id"},
+		{"ErrFCAccountNotDigits", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_REGION": "cn-hangzhou", "FC_ACCOUNT_ID": "acct-1"}), "FC_ACCOUNT_ID", "digits"},
+		{"ErrFCNoRegion", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_ACCOUNT_ID": "123456"}), "FC_REGION", "region id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

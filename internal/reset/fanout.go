@@ -30,6 +30,11 @@ func (r *Rotator) Rotate(ctx context.Context, req Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.chunked(ctx, len(p.targets)) {
+		// A batch longer than a chunk does not fit one invocation's time
+		// budget: it goes on as a run (run.go), answered accepted.
+		return r.startBatch(ctx, req, p.targets)
+	}
 	out := r.fanout(ctx, req, p.targets, nil)
 	results := make([]Result, len(req.Targets))
 	for i, j := range p.index {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -61,6 +62,29 @@ type Continuer interface {
 	Continue(ctx context.Context, payload []byte) error
 }
 
+// FunctionInfo is what Function Compute tells an invocation about the
+// function itself (fc-runtime-go-sdk v0.3.1 fccontext.FcContext:
+// Function.Name, Region, AccountId), handed on by the handler as plain
+// values for the Continuer: the function a chunk is queued on.
+type FunctionInfo struct {
+	Name      string
+	Region    string
+	AccountID string
+}
+
+type functionKey struct{}
+
+// WithFunction returns a context that carries the invocation's function.
+func WithFunction(ctx context.Context, f FunctionInfo) context.Context {
+	return context.WithValue(ctx, functionKey{}, f)
+}
+
+// FunctionOf returns the function ctx carries (WithFunction), if any.
+func FunctionOf(ctx context.Context) (FunctionInfo, bool) {
+	f, ok := ctx.Value(functionKey{}).(FunctionInfo)
+	return f, ok
+}
+
 // ContinuationEvent is the event of a chunk: the signed body of its state
 // (base64, so that the bytes signed are the bytes verified) and the hex
 // HMAC-SHA256 of those bytes. The handler tells it by its "continuation"
@@ -81,7 +105,7 @@ type RunInfo struct {
 type runState struct {
 	V          int        `json:"v"`
 	RunID      string     `json:"runId"` // the original request's scoped key
-	Kind       string     `json:"kind"`  // "select" or "sweep"
+	Kind       string     `json:"kind"`  // "select", "sweep" or "batch"
 	Trigger    string     `json:"trigger,omitempty"`
 	RequestID  string     `json:"requestId,omitempty"`
 	DryRun     bool       `json:"dryRun,omitempty"`
@@ -89,6 +113,7 @@ type runState struct {
 	Select     *Selector  `json:"select,omitempty"`
 	MaxTargets int        `json:"maxTargets,omitempty"`
 	IDs        []string   `json:"ids,omitempty"`   // what remains: second identifiers, or secret names
+	Batch      []scopeIDs `json:"batch,omitempty"` // what remains of a batch, by scope
 	Listed     bool       `json:"listed"`          // IDs holds all that remains (else: re-list, after After)
 	After      string     `json:"after,omitempty"` // cursor: everything up to it, in sorted order, is done
 	Total      int        `json:"total"`
@@ -104,6 +129,8 @@ func (r *Rotator) chunked(ctx context.Context, n int) bool {
 }
 
 // startRun hands a whole run on to its first chunk and answers accepted.
+// A run whose record says it was handed on already (a retried first
+// request: the same key) is not handed on again.
 func (r *Rotator) startRun(ctx context.Context, req Request, kind string, keys []string) ([]Result, error) {
 	st := runState{V: 1, RunID: req.IdempotencyKey, Kind: kind, Trigger: req.Trigger, RequestID: req.RequestID,
 		DryRun: req.DryRun, Total: len(keys)}
@@ -112,12 +139,72 @@ func (r *Rotator) startRun(ctx context.Context, req Request, kind string, keys [
 		st.Scope, st.Select, st.MaxTargets = &scope, req.Select, req.MaxTargets
 	}
 	st.carry(keys)
+	return r.launch(ctx, st)
+}
+
+// startBatch hands a batch that does not fit one invocation on as a run:
+// its targets (distinct, checked) travel in the continuation, grouped by
+// scope. While they do not fit one continuation, this invocation rotates
+// chunks of them itself first; if the deadline leaves it none done and the
+// rest still does not fit, the request fails EUnavailable, and its retry
+// (the same key) finishes the same rotations.
+func (r *Rotator) startBatch(ctx context.Context, req Request, targets []Target) ([]Result, error) {
+	st := runState{V: 1, RunID: req.IdempotencyKey, Kind: "batch", Trigger: req.Trigger, RequestID: req.RequestID,
+		DryRun: req.DryRun, Total: len(targets)}
+	rest := targets
+	for !st.carryBatch(rest) {
+		chunk := rest[:min(len(rest), r.cfg.ChunkTargets)]
+		results := r.fanout(ctx, req, chunk, nil)
+		done := 0
+		for done < len(results) && !deferred(results[done]) {
+			done++
+		}
+		if done == 0 {
+			return nil, Errorf(EUnavailable, "the batch's %d remaining targets do not fit a continuation and the deadline came first; a retry with the same key finishes the same rotations", len(rest))
+		}
+		st.count(results[:done])
+		rest = rest[done:]
+	}
+	if len(rest) == 0 {
+		// Done in this invocation: the run ends here.
+		r.endRunSummary(ctx, Request{IdempotencyKey: st.RunID, DryRun: st.DryRun, Trigger: st.Trigger, RequestID: st.RequestID, RunID: st.RunID},
+			st.Counts, st.Blocked)
+		return []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}, nil
+	}
+	return r.launch(ctx, st)
+}
+
+// launch hands st on as the run's first chunk, unless the run's record
+// says that was done, and answers accepted.
+func (r *Rotator) launch(ctx context.Context, st runState) ([]Result, error) {
+	if rec, ok := r.readRecord(ctx, st.RunID); ok && rec.HandedOn > 0 {
+		return r.alreadyStarted(ctx, st), nil
+	}
 	if err := r.handOn(ctx, st); err != nil {
 		return nil, err
 	}
-	r.log.LogAttrs(ctx, slog.LevelInfo, "run accepted", slog.String("runId", st.RunID), slog.String("kind", kind),
+	r.writeRecord(ctx, runRecord{RunID: st.RunID, HandedOn: 1})
+	r.log.LogAttrs(ctx, slog.LevelInfo, "run accepted", slog.String("runId", st.RunID), slog.String("kind", st.Kind),
 		slog.Int("targets", st.Total), slog.Bool("dryRun", st.DryRun))
 	return []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}, nil
+}
+
+// alreadyStarted is the answer of a first request whose run was handed on
+// already: accepted, nothing handed on again.
+func (r *Rotator) alreadyStarted(ctx context.Context, st runState) []Result {
+	r.log.LogAttrs(ctx, slog.LevelInfo, "run already started", slog.String("runId", st.RunID), slog.String("kind", st.Kind),
+		slog.Int("targets", st.Total))
+	return []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}
+}
+
+// count adds a chunk's results to the run's counts.
+func (st *runState) count(results []Result) {
+	st.Counts.add(summarize(st.RunID, st.Kind, st.DryRun, results))
+	for _, res := range results {
+		if errors.Is(res.Err, ErrBlocked) {
+			st.Blocked++
+		}
+	}
 }
 
 // carry sets what remains: the keys themselves while they fit, else the
@@ -127,6 +214,60 @@ func (st *runState) carry(rest []string) {
 	if b, _ := json.Marshal(st); len(b) > MaxContinuationBody {
 		st.IDs, st.Listed = nil, false
 	}
+}
+
+// scopeIDs is part of a batch in a continuation: the targets of one scope
+// (the target less its second identifier: kind, first identifier,
+// parameters), by their second identifiers.
+type scopeIDs struct {
+	Kind                             Kind     `json:"k"`
+	DirectoryID                      string   `json:"d,omitempty"`
+	RequirePasswordResetForNextLogin bool     `json:"r,omitempty"`
+	OrganizationID                   string   `json:"o,omitempty"`
+	Location                         string   `json:"l,omitempty"`
+	IDs                              []string `json:"ids"`
+}
+
+// carryBatch sets what remains of a batch, grouped by scope in the order
+// first met, and reports whether it fits a continuation.
+func (st *runState) carryBatch(rest []Target) bool {
+	st.Batch = nil
+	at := map[Target]int{}
+	for _, t := range rest {
+		scope := t
+		id := specOf(t.Kind).ids[1].get(&scope)
+		k := *id
+		*id = ""
+		i, ok := at[scope]
+		if !ok {
+			i = len(st.Batch)
+			at[scope] = i
+			st.Batch = append(st.Batch, scopeIDs{Kind: scope.Kind, DirectoryID: scope.DirectoryID,
+				RequirePasswordResetForNextLogin: scope.RequirePasswordResetForNextLogin,
+				OrganizationID:                   scope.OrganizationID, Location: scope.Location})
+		}
+		st.Batch[i].IDs = append(st.Batch[i].IDs, k)
+	}
+	b, err := json.Marshal(st)
+	return err == nil && len(b) <= MaxContinuationBody
+}
+
+// batchTargets returns the targets a batch's continuation carries.
+func (st *runState) batchTargets() ([]Target, error) {
+	var out []Target
+	for _, g := range st.Batch {
+		s := specOf(g.Kind)
+		if s == nil {
+			return nil, Errorf(EInvalid, "the continuation's batch names no known kind")
+		}
+		for _, id := range g.IDs {
+			t := Target{Kind: g.Kind, DirectoryID: g.DirectoryID, RequirePasswordResetForNextLogin: g.RequirePasswordResetForNextLogin,
+				OrganizationID: g.OrganizationID, Location: g.Location}
+			*s.ids[1].get(&t) = id
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // handOn signs st and queues it as the next chunk.
@@ -245,12 +386,18 @@ func (r *Rotator) signingKey(ctx context.Context, create bool) ([]byte, error) {
 // ends the run at its last chunk. Its answer is the run's (accepted, the
 // run id and its size); its error, a chunk that could not be handed on or
 // made no progress, is a function error, which Function Compute retries.
+//
+// A chunk whose run's record says its successor was handed on already, or
+// the run ended, is a redelivery of a chunk that did its work: it does
+// nothing again, so that a redelivered chunk starts no second chain and a
+// run ends once.
 func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error) {
 	st, err := r.verify(ctx, *req.Continuation)
 	if err != nil {
 		return nil, err
 	}
 	run := Request{IdempotencyKey: st.RunID, DryRun: st.DryRun, Trigger: st.Trigger, RequestID: req.RequestID, RunID: st.RunID}
+	var batch []Target
 	switch st.Kind {
 	case "select":
 		if st.Scope == nil || st.Select == nil {
@@ -259,6 +406,14 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		run.Targets, run.Select, run.MaxTargets = []Target{*st.Scope}, st.Select, st.MaxTargets
 	case "sweep":
 		run.Sweep = true
+	case "batch":
+		if batch, err = st.batchTargets(); err != nil {
+			return nil, err
+		}
+		if len(batch) == 0 {
+			return nil, Errorf(EInvalid, "the continuation's batch holds no target")
+		}
+		run.Targets, run.Batch = batch, true
 	default:
 		return nil, Errorf(EInvalid, "the continuation's kind %q is not a run", st.Kind)
 	}
@@ -267,73 +422,151 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		// allow-list, a kind turned off): the rest of the run is refused.
 		return nil, err
 	}
-	rest := st.IDs
-	if !st.Listed {
-		if rest, err = r.runKeys(ctx, run); err != nil {
-			return nil, err
-		}
-		i, _ := slices.BinarySearch(rest, st.After)
-		for i < len(rest) && rest[i] <= st.After {
-			i++
-		}
-		rest = rest[i:]
+	info := []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}
+	if rec, ok := r.readRecord(ctx, st.RunID); ok && (rec.Ended || rec.HandedOn > st.Chunk+1) {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "run chunk redelivered", slog.String("runId", st.RunID), slog.String("kind", st.Kind),
+			slog.Int("chunk", st.Chunk+1), slog.Bool("ended", rec.Ended))
+		return info, nil
 	}
-	// Never more than the run covered at its start: accounts listed since
-	// are not this run's.
-	rest = rest[:min(len(rest), max(st.Total-st.Counts.Matched, 0))]
-	chunk := rest[:min(len(rest), r.cfg.ChunkTargets)]
+	var rest []string
+	if batch == nil {
+		if rest = st.IDs; !st.Listed {
+			if rest, err = r.runKeys(ctx, run); err != nil {
+				return nil, err
+			}
+			i, _ := slices.BinarySearch(rest, st.After)
+			for i < len(rest) && rest[i] <= st.After {
+				i++
+			}
+			rest = rest[i:]
+		}
+		// Never more than the run covered at its start: accounts listed
+		// since are not this run's.
+		rest = rest[:min(len(rest), max(st.Total-st.Counts.Matched, 0))]
+	}
+	n := min(max(len(rest), len(batch)), r.cfg.ChunkTargets)
 	// The hand-on must fit after the chunk.
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if end, ok := r.stepEnd(ctx, 2); ok {
 		cctx, cancel = context.WithDeadline(ctx, end)
 	}
-	results, keys, stopped := r.runChunk(cctx, run, chunk)
+	var results []Result
+	var keys []string
+	var stopped *Error
+	if batch != nil {
+		results = r.fanout(cctx, run, batch[:n], nil)
+	} else {
+		results, keys, stopped = r.runChunk(cctx, run, rest[:n])
+	}
 	cancel()
 	done := 0
 	for done < len(results) && !deferred(results[done]) {
 		done++
 	}
-	if done == 0 && len(chunk) > 0 {
+	if done == 0 && n > 0 {
 		return nil, Errorf(EUnavailable, "chunk %d of run %s made no progress before the deadline; Function Compute retries it", st.Chunk, st.RunID)
 	}
-	c := summarize(st.RunID, st.Kind, st.DryRun, results[:done])
-	st.Counts.add(c)
-	for _, res := range results[:done] {
-		if errors.Is(res.Err, ErrBlocked) {
-			st.Blocked++
-		}
-	}
+	st.count(results[:done])
 	st.Chunk++
-	left := rest[done:]
+	left := max(len(rest), len(batch)) - done
 	if stopped != nil {
 		// Every account not yet started would repeat the stop's answer.
-		st.Counts.Matched += len(left)
-		st.Counts.Skipped += len(left)
-		left = nil
+		st.Counts.Matched += left
+		st.Counts.Skipped += left
+		left = 0
 	}
-	if done > 0 {
+	if done > 0 && keys != nil {
 		st.After = keys[done-1]
 	}
 	progress := []slog.Attr{slog.String("runId", st.RunID), slog.String("kind", st.Kind), slog.Int("chunk", st.Chunk),
 		slog.Int("done", st.Counts.Matched), slog.Int("targets", st.Total), slog.Int("rotated", st.Counts.Rotated),
 		slog.Int("failed", st.Counts.Failed), slog.Int("skipped", st.Counts.Skipped), slog.Bool("dryRun", st.DryRun)}
-	info := []Result{{Status: StatusAccepted, Run: &RunInfo{ID: st.RunID, Targets: st.Total}}}
-	if len(left) == 0 {
+	if left == 0 {
 		r.log.LogAttrs(ctx, slog.LevelInfo, "run completed", append(progress,
 			slog.Int("validated", st.Counts.Validated), slog.Int("drift", st.Counts.Drift), slog.Int("healthy", st.Counts.Healthy))...)
 		r.endRunSummary(ctx, run, st.Counts, st.Blocked)
+		r.writeRecord(ctx, runRecord{RunID: st.RunID, HandedOn: st.Chunk, Ended: true})
 		return info, nil
 	}
-	if st.Listed {
-		st.carry(left)
-	} else if len(left) <= r.cfg.ChunkTargets*8 {
-		st.carry(left) // short enough now: stop re-listing
+	switch {
+	case batch != nil:
+		st.carryBatch(batch[done:]) // smaller than what came: it fits
+	case st.Listed:
+		st.carry(rest[done:])
+	case len(rest)-done <= r.cfg.ChunkTargets*8:
+		st.carry(rest[done:]) // short enough now: stop re-listing
 	}
 	if err := r.handOn(ctx, st); err != nil {
 		return nil, err
 	}
+	r.writeRecord(ctx, runRecord{RunID: st.RunID, HandedOn: st.Chunk + 1})
 	r.log.LogAttrs(ctx, slog.LevelInfo, "run progress", progress...)
 	return info, nil
+}
+
+// runRecordPrefix starts, after the secret prefix, the name of each
+// continued run's record (and of the signing key): no target's secret
+// (whose names have three parts), and the sweep passes over them.
+const runRecordPrefix = "_run-"
+
+// runRecord is a continued run's record, the ACSCurrent version of the
+// secret <prefix>_run-<hash of the run id>: how many chunks were handed on,
+// and whether the run ended. It holds no password. Each chunk writes it
+// after its hand-on (or its end), with a version id that is a function of
+// its value, so that a redelivered write is idempotent (KMS PutSecretValue:
+// the same version id and data succeeds, other data is refused; a secret
+// keeps its 10 latest versions, and only ACSCurrent is read).
+type runRecord struct {
+	RunID    string `json:"runId"`
+	HandedOn int    `json:"handedOn"`
+	Ended    bool   `json:"ended,omitempty"`
+}
+
+func (r *Rotator) recordName(runID string) string {
+	h := sha256.Sum256([]byte(runID))
+	return r.cfg.SecretPrefix + runRecordPrefix + hex.EncodeToString(h[:12])
+}
+
+// readRecord reads the run's record; false when there is none or it cannot
+// be read (the chunk then goes on as without a record: each rotation is
+// idempotent, only a second hand-on may follow).
+func (r *Rotator) readRecord(ctx context.Context, runID string) (runRecord, bool) {
+	v, err := r.store.GetStaged(ctx, r.recordName(runID), StageCurrent)
+	if err != nil {
+		if !errors.Is(err, ErrSecretNotFound) {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "run record unreadable", slog.String("runId", runID), slog.String("error", ErrorMessageOf(err)))
+		}
+		return runRecord{}, false
+	}
+	var rec runRecord
+	if json.Unmarshal(v.Data, &rec) != nil || rec.RunID != runID {
+		return runRecord{}, false
+	}
+	return rec, true
+}
+
+// writeRecord stages rec as the run's record. A failure is logged, not
+// returned: the chunk's work and hand-on are done, and failing it would
+// make Function Compute redeliver it and hand on a second time.
+func (r *Rotator) writeRecord(ctx context.Context, rec runRecord) {
+	name := r.recordName(rec.RunID)
+	version := fmt.Sprintf("pwreset-run-%d", rec.HandedOn)
+	if rec.Ended {
+		version += "-end"
+	}
+	data, err := json.Marshal(rec)
+	if err == nil {
+		err = r.store.PutVersion(ctx, name, version, data, []string{StageCurrent})
+		if errors.Is(err, ErrSecretNotFound) {
+			if err = r.store.CreateSecret(ctx, name, version, data); errors.Is(err, ErrSecretExists) {
+				err = r.store.PutVersion(ctx, name, version, data, []string{StageCurrent})
+			}
+		}
+	}
+	if err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "run record not written", slog.String("runId", rec.RunID),
+			slog.Int("handedOn", rec.HandedOn), slog.String("error", ErrorMessageOf(err)))
+	}
 }
 
 // deferred reports whether a result is a target the chunk did not start
@@ -353,7 +586,7 @@ func (r *Rotator) runKeys(ctx context.Context, req Request) ([]string, error) {
 			return nil, err
 		}
 		for _, n := range names {
-			if n != r.cfg.SecretPrefix+signingKeyName {
+			if !strings.HasPrefix(n, r.cfg.SecretPrefix+runRecordPrefix) {
 				keys = append(keys, n)
 			}
 		}

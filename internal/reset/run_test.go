@@ -121,6 +121,14 @@ func TestContinuedRun(t *testing.T) {
 		_, err := e.Rotator.Rotate(ctx, chunkRequest(t, first))
 		require.NoError(t, err)
 		assert.Equal(t, before, e.Rec.Count("ResetPassword"), "no second password")
+		assert.Empty(t, cont.queued, "a redelivered chunk hands nothing on again")
+		assert.Len(t, done.got, 1, "the run does not end twice")
+	})
+	t.Run("RetriedFirstRequest", func(t *testing.T) {
+		res, err := e.Rotator.Rotate(ctx, selectRequest())
+		require.NoError(t, err)
+		assert.Equal(t, reset.StatusAccepted, res[0].Status)
+		assert.Empty(t, cont.queued, "the run was handed on already")
 	})
 }
 
@@ -195,4 +203,128 @@ func TestStepReserveScalesWithTimeout(t *testing.T) {
 			assert.Equal(t, tt.want, res[0].Status)
 		})
 	}
+}
+
+// drain delivers the queued chunks in order, each delivered times times in
+// a row (a redelivery after its first attempt had handed on), and returns
+// how many distinct chunks ran.
+func drain(t *testing.T, ctx context.Context, e *env, cont *fakeContinuer, times int) int {
+	t.Helper()
+	for chunks := 0; ; chunks++ {
+		require.Less(t, chunks, 20)
+		cont.mu.Lock()
+		if len(cont.queued) == 0 {
+			cont.mu.Unlock()
+			return chunks
+		}
+		p := cont.queued[0]
+		cont.queued = cont.queued[1:]
+		cont.mu.Unlock()
+		for range times {
+			res, err := e.Rotator.Rotate(ctx, chunkRequest(t, p))
+			require.NoError(t, err)
+			assert.Equal(t, reset.StatusAccepted, res[0].Status)
+		}
+	}
+}
+
+func TestChunksRedeliveredTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		req  func() reset.Request
+	}{
+		{"Select", selectRequest},
+		{"Batch", func() reset.Request { return batchRequest(250) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cont, done := &fakeContinuer{}, &countCompleted{}
+			e := mustRunEnv(t, 250, cont, done)
+			ctx, cancel := deadline(e)
+			defer cancel()
+			_, err := e.Rotator.Rotate(ctx, tt.req())
+			require.NoError(t, err)
+			assert.Equal(t, 3, drain(t, ctx, e, cont, 3), "one chain: each chunk handed on once")
+			require.Len(t, done.got, 1, "one Run:Completed")
+			assert.Equal(t, 250, done.got[0].Rotated)
+			assert.Equal(t, 250, e.Rec.Count("ResetPassword"), "one password each")
+		})
+	}
+}
+
+func batchRequest(n int) reset.Request {
+	req := reset.Request{IdempotencyKey: "http:3:batch", Batch: true}
+	for i := range n {
+		req.Targets = append(req.Targets, reset.Target{Kind: reset.KindCloudSSO, DirectoryID: runDir, UserID: fmt.Sprintf("u-run%04d", i),
+			RequirePasswordResetForNextLogin: i%2 == 0})
+	}
+	return req
+}
+
+func TestBatchRun(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		n        int
+		cont     bool
+		accepted bool
+	}{
+		{"LongBatchContinues", 250, true, true},
+		{"ChunkSizedBatchAnswersInline", 100, true, false},
+		{"NoContinuerAnswersInline", 250, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cont, done := &fakeContinuer{}, &countCompleted{}
+			var c reset.Continuer
+			if tt.cont {
+				c = cont
+			}
+			e := mustRunEnv(t, 0, c, done)
+			ctx, cancel := deadline(e)
+			defer cancel()
+			req := batchRequest(tt.n)
+			res, err := e.Rotator.Rotate(ctx, req)
+			require.NoError(t, err)
+			if !tt.accepted {
+				require.Len(t, res, tt.n, "one result per target")
+				assert.Empty(t, cont.queued)
+				assert.Empty(t, done.got, "a batch in one invocation is no run")
+				return
+			}
+			require.Len(t, res, 1)
+			assert.Equal(t, reset.StatusAccepted, res[0].Status)
+			assert.Equal(t, &reset.RunInfo{ID: req.IdempotencyKey, Targets: tt.n}, res[0].Run)
+			assert.Zero(t, e.Rec.Count("ResetPassword"), "the first answer resets nothing")
+			assert.Equal(t, 3, drain(t, ctx, e, cont, 1))
+			require.Len(t, done.got, 1)
+			assert.Equal(t, tt.n, done.got[0].Rotated)
+			for _, tg := range req.Targets {
+				require.Len(t, e.SSO.Applied(tg), 1, tg.Key())
+				assert.Equal(t, reset.VersionID(req.IdempotencyKey, tg), mustStaged(t, e, tg).VersionID, "the version id is the batch's")
+			}
+		})
+	}
+}
+
+func TestBatchContinuationFitsAtMaxTargets(t *testing.T) {
+	cont := &fakeContinuer{}
+	e := mustRunEnv(t, 0, cont, nil)
+	ctx, cancel := deadline(e)
+	defer cancel()
+	// 1000 Fabric targets, each in its own scope (the worst grouping).
+	req := reset.Request{IdempotencyKey: "http:3:big", Batch: true, DryRun: true}
+	for i := range reset.MaxTargets {
+		req.Targets = append(req.Targets, reset.Target{Kind: reset.KindFabric, OrganizationID: fmt.Sprintf("peers-%08d", i),
+			Username: fmt.Sprintf("user-%04d-%s", i, strings.Repeat("x", 54)), Location: "cn-hangzhou"})
+	}
+	res, err := e.Rotator.Rotate(ctx, req)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	assert.Equal(t, reset.StatusAccepted, res[0].Status)
+	require.Len(t, cont.queued, 1)
+	assert.LessOrEqual(t, len(cont.queued[0]), 128_000, "the continuation fits the handler's event limit")
+	inline := e.Rec.Count("Describe")
+	assert.Positive(t, inline, "the targets that did not fit were checked in the first invocation")
+	assert.Less(t, inline, reset.MaxTargets)
+	// The rest, chunk by chunk: every target once.
+	drain(t, ctx, e, cont, 1)
+	assert.Equal(t, reset.MaxTargets, e.Rec.Count("Describe"))
 }

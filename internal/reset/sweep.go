@@ -51,7 +51,8 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	names = slices.DeleteFunc(names, func(n string) bool { return n == r.cfg.SecretPrefix+signingKeyName })
+	// The signing key and the runs' records are pwreset's, not targets'.
+	names = slices.DeleteFunc(names, func(n string) bool { return strings.HasPrefix(n, r.cfg.SecretPrefix+runRecordPrefix) })
 	if r.chunked(ctx, len(names)) {
 		keys := slices.Clone(names)
 		slices.Sort(keys)

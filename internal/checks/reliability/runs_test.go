@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,12 @@ type runStack struct {
 
 func MustRunStack(tb testing.TB, n int) *runStack {
 	tb.Helper()
+	return mustRunStack(tb, n, 20*time.Second)
+}
+
+// mustRunStack is MustRunStack with each invocation's timeout.
+func mustRunStack(tb testing.TB, n int, timeout time.Duration) *runStack {
+	tb.Helper()
 	cloud := MustCloud(tb, nil)
 	s := &runStack{cloud: cloud}
 	users := make([]emulator.SSOUser, n)
@@ -46,7 +54,7 @@ func MustRunStack(tb testing.TB, n int) *runStack {
 	s.in = MustInstance(tb, cloud)
 	url, err := cloud.StartFC(s.in.rt, emulator.FCOptions{FunctionName: "pwreset", Invocation: emulator.Invocation{
 		Credentials: emulator.Credentials{AccessKeyID: role.AccessKeyId, AccessKeySecret: role.AccessKeySecret, SecurityToken: role.SecurityToken},
-		Region:      cloud.Region(), AccountID: cloud.AccountID(), Timeout: 20 * time.Second,
+		Region:      cloud.Region(), AccountID: cloud.AccountID(), Timeout: timeout,
 	}})
 	require.NoError(tb, err)
 	s.in.Kill()
@@ -122,10 +130,14 @@ func TestRunSpansChunks(t *testing.T) {
 			require.NoError(t, err)
 			require.Nil(t, a.FunctionError)
 		}
-		// Each redelivery of the first chunk hands the rest on again.
-		s.MustFinish(t, 3+2*2)
+		// The run's record says the first chunk handed on: its
+		// redeliveries start no second chain, and the run ends once.
+		assert.Len(t, s.cloud.AsyncInvocations(), 3, "a redelivered chunk handed on again")
 		s.requireOnePasswordEach(t)
 		assert.Zero(t, s.cloud.CallsTo("ResetUserPassword")-before, "a redelivered chunk re-applied a password")
+		out := s.in.outputOnce(t, `"msg":"run chunk redelivered"`)
+		assert.Equal(t, 1, strings.Count(out, `"msg":"run completed"`), "the run ended twice")
+		assert.Equal(t, 2, strings.Count(out, `"msg":"run chunk redelivered"`))
 	})
 }
 
@@ -203,4 +215,75 @@ func (in *instance) outputOnce(tb testing.TB, want string) string {
 		time.Sleep(25 * time.Millisecond)
 	}
 	return in.out.String()
+}
+
+// TestRunKilledMidChunk kills the instance (SIGKILL) the moment a random
+// call of the run's first chunk has taken effect. The chunk's attempt then
+// fails (no answer within the invocation's timeout), FC redelivers it to a
+// new instance, and the run finishes: I1 and I2 hold for every account, and
+// each got one password.
+func TestRunKilledMidChunk(t *testing.T) {
+	s := mustRunStack(t, 250, 8*time.Second)
+	a, err := s.in.Invoke(t, []byte(selectAll))
+	require.NoError(t, err)
+	require.True(t, a.Responses[0].Accepted)
+
+	// Armed after the first answer: every call from here is a chunk's.
+	at := 1 + rand.IntN(300)
+	t.Logf("killed at call %d of the first chunk", at)
+	var calls atomic.Int64
+	killed := make(chan struct{})
+	s.cloud.Hook(func(c emulator.Call) {
+		if c.Product != emulator.FC && calls.Add(1) == int64(at) {
+			s.in.Kill()
+			close(killed)
+		}
+	})
+	select {
+	case <-killed:
+	case <-time.After(time.Minute):
+		t.Fatal("the chunk never made the call to kill at")
+	}
+	s.cloud.ClearHooks()
+	s.cloud.Quiesce()
+	s.in.Start(t) // the instance FC starts for the retry
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var all []emulator.AsyncInvocation
+	for n := 1; ; n++ {
+		all, err = s.cloud.WaitAsyncDone(ctx, n)
+		require.NoError(t, err)
+		if len(all) == n {
+			break // every chunk queued is done
+		}
+	}
+	first := all[0]
+	require.GreaterOrEqual(t, len(first.Attempts), 2, "the killed chunk was redelivered")
+	assert.NotNil(t, first.Attempts[0].Err, "the killed attempt counts as failed")
+	for _, inv := range all {
+		require.Nil(t, inv.Attempts[len(inv.Attempts)-1].Err, "chunk %s failed for good", inv.RequestID)
+	}
+	s.requireOnePasswordEach(t)
+	out := s.in.outputOnce(t, `"msg":"run completed"`)
+	assert.Equal(t, 1, strings.Count(out, `"msg":"run completed"`))
+	canary.Check(t)
+}
+
+// TestLongBatchRuns sends a batch longer than a chunk: it is accepted as
+// a run, continued in asynchronous invocations, and every target is
+// rotated once, under the batch's key.
+func TestLongBatchRuns(t *testing.T) {
+	s := MustRunStack(t, 150)
+	a, err := s.in.Invoke(t, []byte(batchFor(s.users...)))
+	require.NoError(t, err)
+	require.Nil(t, a.FunctionError)
+	require.Len(t, a.Responses, 1)
+	assert.True(t, a.Responses[0].Accepted)
+	assert.Equal(t, len(s.users), a.Responses[0].Targets)
+	s.MustFinish(t, 2)
+	s.requireOnePasswordEach(t)
+	out := s.in.outputOnce(t, `"msg":"run completed"`)
+	assert.Equal(t, 1, strings.Count(out, `"msg":"run completed"`))
+	assert.True(t, strings.Contains(out, `"kind":"batch"`))
 }

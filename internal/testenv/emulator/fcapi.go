@@ -7,6 +7,7 @@ package emulator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -246,7 +247,25 @@ func (c *Cloud) fcAccept(r *http.Request, call *Call) (*AsyncInvocation, *apiErr
 }
 
 // fcWorker delivers queued invocations one at a time until the queue is
-// empty, retrying function errors as FC does for asynchronous invocations.
+// empty, retrying failed attempts as FC does for asynchronous invocations.
+//
+// An attempt fails when the function posts an error, and also when it does
+// not answer within the invocation's timeout: Function Compute ends an
+// execution that outlasts its timeout with "Function time out after"
+// ("What do I do if a function execution times out",
+// https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/how-to-handle-an-execution-timeout-error)
+// and retries a failed asynchronous invocation, three times unless
+// maxAsyncRetryAttempts says otherwise ("Configure a retry mechanism",
+// https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/error-handling-1-2).
+// That a timed-out or crashed execution is one of the retried
+// (UnhandledInvocationError) failures is assumed. A killed instance thus
+// never hangs the queue: its attempt times out, the runtime withdraws it
+// (its request id is free again, a late outcome refused), and the next
+// attempt goes to whichever instance polls next. The timeout here runs
+// from the attempt's queueing on the runtime, not from its dispatch as
+// FC's does: with one instance delivering in order, the difference is at
+// most the invocation running ahead of it (assumed harmless for tests that
+// do not assert times).
 func (c *Cloud) fcWorker() {
 	for {
 		c.mu.Lock()
@@ -260,21 +279,22 @@ func (c *Cloud) fcWorker() {
 		c.mu.Unlock()
 
 		for attempt := 0; attempt <= st.opts.MaxAsyncRetryAttempts; attempt++ {
-			inv := st.opts.Invocation
-			inv.RequestID, inv.RetryCount = a.RequestID, attempt
-			if inv.FunctionName == "" {
-				inv.FunctionName = st.opts.FunctionName
-			}
-			out, err := st.rt.Invoke(context.Background(), a.Payload, inv)
+			out, err := c.fcAttempt(st, a, attempt)
 			c.mu.Lock()
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrRuntimeClosed):
 				a.Err = err
-			} else {
+			case err != nil:
+				// No outcome in time, or the instance died under it: a
+				// failed attempt, as FC counts it.
+				out = Outcome{RequestID: a.RequestID, Err: &FunctionError{Type: "FunctionTimeout", Message: err.Error()}}
+				fallthrough
+			default:
 				a.Attempts = append(a.Attempts, out)
 			}
 			c.fcChangedLocked()
 			c.mu.Unlock()
-			if err != nil || out.Err == nil {
+			if errors.Is(err, ErrRuntimeClosed) || out.Err == nil {
 				break
 			}
 		}
@@ -284,4 +304,20 @@ func (c *Cloud) fcWorker() {
 		c.fcChangedLocked()
 		c.mu.Unlock()
 	}
+}
+
+// fcAttempt delivers one attempt of a under the invocation's timeout.
+func (c *Cloud) fcAttempt(st fcState, a *AsyncInvocation, attempt int) (Outcome, error) {
+	inv := st.opts.Invocation
+	inv.RequestID, inv.RetryCount = a.RequestID, attempt
+	if inv.FunctionName == "" {
+		inv.FunctionName = st.opts.FunctionName
+	}
+	timeout := inv.Timeout
+	if timeout <= 0 {
+		timeout = DefaultInvocationTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return st.rt.Invoke(ctx, a.Payload, inv)
 }
