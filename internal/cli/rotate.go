@@ -92,8 +92,6 @@ func runSweep(ctx context.Context, e Env, args []string) int {
 	if code, done := parse(fs, e, args, nil); done {
 		return code
 	}
-	// Issue 13 implements the sweep in the handler's request decoding;
-	// until then the handler refuses this as an unknown field.
 	return runRequest(ctx, e, "sweep", rf, []byte(`{"sweep":{}}`))
 }
 
@@ -123,9 +121,9 @@ func runRequest(ctx context.Context, e Env, cmd string, rf runFlags, body []byte
 
 	var done atomic.Int64
 	var progress func(slog.Handler) slog.Handler
-	if n := len(req.Targets); n > 1 {
+	if total, batch := progressTotal(req); batch {
 		progress = func(next slog.Handler) slog.Handler {
-			return progressHandler{next: next, w: e.Stderr, total: n, done: &done}
+			return progressHandler{next: next, w: e.Stderr, total: total, done: &done}
 		}
 	}
 	var logTo io.Writer
@@ -144,7 +142,9 @@ func runRequest(ctx context.Context, e Env, cmd string, rf runFlags, body []byte
 	if rf.key == "" {
 		fmt.Fprintf(e.Stderr, "pwreset: idempotency key %s (run again with --key %s to finish this same rotation)\n", key, key)
 	}
-	if !req.DryRun {
+	if !req.DryRun && req.Select == nil {
+		// A selector's Targets[0] is its scope, not an account: it has no
+		// secret to look at.
 		warnConcurrent(ctx, e.Stderr, op.Secrets, op.Prefix, req.Targets, e.now())
 	}
 
@@ -163,10 +163,29 @@ func runRequest(ctx context.Context, e Env, cmd string, rf runFlags, body []byte
 	return exitOf(resp, results)
 }
 
+// progressTotal says whether req is a batch, which gets a progress line per
+// target, and how many targets it names: 0 when the run finds them (a
+// selector, the sweep), so that the line counts without a total.
+func progressTotal(req reset.Request) (total int, batch bool) {
+	switch {
+	case req.Select != nil || req.Sweep:
+		return 0, true
+	case len(req.Targets) > 1:
+		return len(req.Targets), true
+	}
+	return 0, false
+}
+
 // exitOf is the exit status of a run: a request refused as a whole for its
 // input is ExitUsage (the handler called nothing); any other refusal, or a
-// target failed or skipped, ExitFailed.
+// target failed or skipped, ExitFailed. A run accepted to go on in the
+// function's asynchronous invocations (handler.Response.Accepted) is
+// ExitOK, as the handler answers it (202): its targets' outcomes are in
+// the function's logs and events.
 func exitOf(resp handler.Response, results []reset.Result) int {
+	if resp.Accepted && resp.Error == nil {
+		return ExitOK
+	}
 	if len(results) == 0 {
 		if resp.Error == nil {
 			return ExitOK
@@ -225,6 +244,10 @@ func printResponse(w io.Writer, resp handler.Response) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if resp.Accepted {
+		fmt.Fprintf(w, "accepted   run %s of %d targets: it goes on in the function's asynchronous invocations; "+
+			"its outcomes are in the function's logs and outcome events\n", resp.RunID, resp.Targets)
+	}
 	if resp.Error != nil && len(resp.Results) == 0 {
 		fmt.Fprintf(w, "refused    %s: %s\n", resp.Error.Code, resp.Error.Message)
 	}
@@ -267,7 +290,11 @@ func (h progressHandler) Handle(ctx context.Context, r slog.Record) error {
 			}
 			return true
 		})
-		fmt.Fprintf(h.w, "pwreset: [%d/%d] %s %s\n", h.done.Add(1), h.total, target, status)
+		if h.total > 0 {
+			fmt.Fprintf(h.w, "pwreset: [%d/%d] %s %s\n", h.done.Add(1), h.total, target, status)
+		} else {
+			fmt.Fprintf(h.w, "pwreset: [%d] %s %s\n", h.done.Add(1), target, status)
+		}
 	}
 	if h.next.Enabled(ctx, r.Level) {
 		return h.next.Handle(ctx, r)

@@ -202,6 +202,19 @@ func TestHelpAndVersion(t *testing.T) {
 			r := l.Run(t, "", args...)
 			assert.Equal(t, 0, r.code)
 			assert.Contains(t, r.stdout, "Usage: pwreset")
+			// A command's help is its own: its usage line and its flags.
+			cmd := args[0]
+			if cmd == "help" && len(args) > 1 {
+				cmd = args[1]
+			}
+			if cmd != "help" && cmd != "--help" {
+				assert.Contains(t, r.stdout, "Usage: pwreset "+cmd+" ")
+				assert.NotContains(t, r.stdout, "Commands:", "not the general usage")
+			}
+			if cmd == "rotate" && args[0] == "rotate" {
+				assert.Contains(t, r.stdout, "-dry-run")
+				assert.Contains(t, r.stdout, "-json")
+			}
 		})
 	}
 	r := l.Run(t, "", "version")
@@ -357,6 +370,8 @@ func TestSweep(t *testing.T) {
 
 	sw := l.Run(t, "", "sweep", "--json")
 	require.Equal(t, 0, sw.code, sw.stderr)
+	assert.Equal(t, 1, strings.Count(sw.stderr, "pwreset: [1] "+ssoSecret()[len("pwreset/"):]+" rotated"),
+		"a progress line per secret swept, without a total: %s", sw.stderr)
 	res := decodeJSON[cliResponse](t, sw.stdout).Results
 	require.Len(t, res, 1, sw.stdout)
 	assert.Equal(t, "rotated", string(res[0].Status), sw.stdout)
