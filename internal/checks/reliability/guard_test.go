@@ -134,26 +134,40 @@ func TestAuthorization(t *testing.T) {
 // stops cleanly, naming the targets it left.
 func TestDeadlines(t *testing.T) {
 	t.Parallel()
-	t.Run("SweepOfDeadlines/NoResetWithoutPromote", func(t *testing.T) {
+	t.Run("SweepOfDeadlines/InvariantsHold", func(t *testing.T) {
 		t.Parallel()
 		cloud := MustCloud(t, nil)
 		f := MustFunction(t, cloud, fastConfig())
 		cloud.SetLatency("PutSecretValue", 30*time.Millisecond)
 		cloud.SetLatency("CreateSecret", 30*time.Millisecond)
+		unpromoted := 0
 		for ms := 100; ms <= 400; ms += 20 {
 			event := cloudEvent(fmt.Sprintf("deadline-%d", ms), requestFor(alice))
 			resetsBefore := cloud.CallsTo("ResetUserPassword")
 			a := f.Invoke(t, event, invocation{Timeout: time.Duration(ms) * time.Millisecond})
 			cloud.Quiesce()
-			if cloud.CallsTo("ResetUserPassword") > resetsBefore {
-				require.NoError(t, cloud.CheckCurrent(f.Prefix, alice),
-					"a %dms invocation reset the target and did not promote (%v)", ms, a.Err)
+			// Whatever the deadline: the password in effect is held by
+			// ACSCurrent or ACSPending (I1), and a success means ACSCurrent
+			// holds it (I2). The step reserve makes a reset without its
+			// promote rare, but it is an estimate of call times on a shared
+			// machine, not a guarantee, so that is not asserted: a reset
+			// left unpromoted must answer a retryable failure, which the
+			// next delivery rolls forward.
+			require.NoError(t, cloud.CheckI1(f.Prefix, alice), "a %dms invocation (%v)", ms, a.Err)
+			if a.OK() {
+				require.NoError(t, cloud.CheckCurrent(f.Prefix, alice), "a %dms invocation answered success", ms)
+			} else if cloud.CallsTo("ResetUserPassword") > resetsBefore && cloud.CheckCurrent(f.Prefix, alice) != nil {
+				unpromoted++
 			}
 			if !a.OK() {
 				var retry *handler.RetryableError
 				require.True(t, errors.As(a.Err, &retry), "a deadline failure is retryable: %v", a.Err)
 			}
 		}
+		t.Logf("resets left unpromoted by the deadline: %d of 16 invocations", unpromoted)
+		// The next delivery, with time enough, finishes whatever was left.
+		retryUntilOK(t, f, cloudEvent("deadline-after", requestFor(alice)))
+		require.NoError(t, cloud.CheckCurrent(f.Prefix, alice))
 	})
 	t.Run("BatchNearDeadline/SkipsAndNamesTheRest", func(t *testing.T) {
 		t.Parallel()
