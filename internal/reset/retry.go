@@ -5,10 +5,16 @@ import (
 	"time"
 )
 
-// retry runs call until it succeeds, fails in a way a retry cannot help,
-// or MaxAttempts tries are spent: item 2 of the time budget (budget.go).
-// When bounded, each try's context ends at end and no backoff runs past it.
+// retry runs call until it succeeds, fails in a way a retry cannot help, or
+// its tries are spent: item 2 of the time budget (budget.go). When bounded,
+// each try's context ends at end and no backoff runs past it, and a
+// throttled try does not count against Config.MaxAttempts: a throttling is
+// the service asking this instance to wait (the pacer spaces the calls
+// meanwhile), not a fault of the target, so it is retried for as long as
+// the step's time allows. MaxAttempts bounds the unavailable tries, and
+// every try of a call without a deadline.
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
+	counted := 0
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
 		if bounded {
@@ -19,7 +25,11 @@ func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call f
 		if err == nil {
 			return nil
 		}
-		if !retried(codeOf(err)) || attempt >= r.cfg.MaxAttempts || ctx.Err() != nil {
+		code := codeOf(err)
+		if !bounded || code != EThrottled {
+			counted++
+		}
+		if !retried(code) || counted >= r.cfg.MaxAttempts || ctx.Err() != nil {
 			return err
 		}
 		d := r.backoff(attempt)
