@@ -7,13 +7,20 @@ import (
 
 // retry runs call until it succeeds, fails in a way a retry cannot help, or
 // its tries are spent: item 2 of the time budget (budget.go). When bounded,
-// each try's context ends at end and no backoff runs past it, and a
-// throttled try does not count against Config.MaxAttempts: a throttling is
-// the service asking this instance to wait (the pacer spaces the calls
-// meanwhile), not a fault of the target, so it is retried for as long as
-// the step's time allows. MaxAttempts bounds the unavailable tries, and
-// every try of a call without a deadline.
+// each try's context ends at end and no backoff runs past it.
+//
+// Config.MaxAttempts bounds the unavailable tries, and every try of a call
+// without a deadline. With one, a throttled try does not count against it:
+// throttling asks this instance to wait while the pacer settles under the
+// service's rate, not to give up, so throttled tries go on for the time one
+// call is allowed (Config.StepReserve, from the first try), and never past
+// end. A service that keeps throttling still fails the call within that
+// time, as retryable, rather than holding the invocation to its deadline.
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
+	limit := r.clock.Now().Add(r.cfg.StepReserve) // of the throttled tries
+	if bounded && end.Before(limit) {
+		limit = end
+	}
 	counted := 0
 	for attempt := 1; ; attempt++ {
 		cctx, cancel := ctx, context.CancelFunc(func() {})
@@ -26,7 +33,8 @@ func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call f
 			return nil
 		}
 		code := codeOf(err)
-		if !bounded || code != EThrottled {
+		throttled := bounded && code == EThrottled
+		if !throttled {
 			counted++
 		}
 		if !retried(code) || counted >= r.cfg.MaxAttempts || ctx.Err() != nil {
@@ -34,6 +42,9 @@ func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call f
 		}
 		d := r.backoff(attempt)
 		if bounded && !r.clock.Now().Add(d).Before(end) {
+			return err
+		}
+		if throttled && !r.clock.Now().Add(d).Before(limit) {
 			return err
 		}
 		if r.clock.Sleep(ctx, d) != nil {

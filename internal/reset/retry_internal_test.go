@@ -10,13 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestRetryCountsThrottlesAgainstTheStepsTime(t *testing.T) {
+func TestRetryBoundsThrottlesByTime(t *testing.T) {
 	const (
 		attempts = 3
 		took     = 50 * time.Millisecond // each try's own time
+		long     = time.Minute
+		short    = 2 * time.Second
 	)
 	errUnavailable := &Error{Code: EUnavailable, Message: "unavailable"}
 	errConflict := &Error{Code: EConflict, Message: "conflict"}
+	throttled := func(int) error { return errThrottled }
 	throttledThen := func(n int) func(try int) error {
 		return func(try int) error {
 			if try <= n {
@@ -26,40 +29,44 @@ func TestRetryCountsThrottlesAgainstTheStepsTime(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		name    string
-		bounded bool
-		answer  func(try int) error // of the try-th try, from 1
-		want    error
-		tries   int // 0: more than attempts, each started before the step's end
+		name           string
+		bounded        bool
+		reserve, endIn time.Duration // Config.StepReserve; the step's end, from the first try
+		answer         func(try int) error
+		want           error
+		tries          int // 0: more than attempts, until min(reserve, endIn)
 	}{
-		{"OK_ThrottledPastMaxAttempts", true, throttledThen(10), nil, 11},
-		{"ErrThrottledUntilTheStepsEnd", true, func(int) error { return errThrottled }, errThrottled, 0},
-		{"ErrUnavailableMaxAttempts", true, func(int) error { return errUnavailable }, errUnavailable, attempts},
-		{"ErrOnlyUnavailableTriesCount", true, func(try int) error {
+		{"OK_ThrottledPastMaxAttempts", true, long, long, throttledThen(10), nil, 11},
+		{"ErrThrottledForOneStepReserve", true, short, long, throttled, errThrottled, 0},
+		{"ErrThrottledUntilTheStepsEnd", true, long, short, throttled, errThrottled, 0},
+		{"ErrUnavailableMaxAttempts", true, long, long, func(int) error { return errUnavailable }, errUnavailable, attempts},
+		{"ErrOnlyUnavailableTriesCount", true, long, long, func(try int) error {
 			if try%2 == 1 {
 				return errThrottled
 			}
 			return errUnavailable
 		}, errUnavailable, 2 * attempts},
-		{"ErrNoDeadlineThrottledMaxAttempts", false, func(int) error { return errThrottled }, errThrottled, attempts},
-		{"OK_NoDeadlineThrottledThenSucceeds", false, throttledThen(attempts - 1), nil, attempts},
-		{"ErrNotRetried", true, func(int) error { return errConflict }, errConflict, 1},
+		{"ErrNoDeadlineThrottledMaxAttempts", false, long, 0, throttled, errThrottled, attempts},
+		{"OK_NoDeadlineThrottledThenSucceeds", false, long, 0, throttledThen(attempts - 1), nil, attempts},
+		{"ErrNotRetried", true, long, long, func(int) error { return errConflict }, errConflict, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &stepClock{now: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}
 			r := &Rotator{
-				cfg:   Config{MaxAttempts: attempts, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond},
+				cfg: Config{MaxAttempts: attempts, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond,
+					StepReserve: tc.reserve},
 				clock: c,
 				rand:  rand.NewChaCha8([32]byte{1}),
 			}
-			end := c.Now().Add(30 * time.Second)
+			first := c.Now()
+			end := first.Add(tc.endIn)
 			var starts []time.Time
 			err := r.retry(t.Context(), end, tc.bounded, func(ctx context.Context) error {
 				starts = append(starts, c.Now())
-				if tc.bounded {
-					d, ok := ctx.Deadline()
-					require.True(t, ok)
+				d, ok := ctx.Deadline()
+				require.Equal(t, tc.bounded, ok)
+				if ok {
 					require.Equal(t, end, d, "each try ends at the step's end")
 				}
 				c.advance(took)
@@ -74,12 +81,13 @@ func TestRetryCountsThrottlesAgainstTheStepsTime(t *testing.T) {
 				assert.Len(t, starts, tc.tries)
 				return
 			}
-			assert.Greater(t, len(starts), 2*attempts, "throttles are retried while the step's time lasts")
+			bound := first.Add(min(tc.reserve, tc.endIn))
+			assert.Greater(t, len(starts), 2*attempts, "throttles are retried while the time lasts")
 			for _, s := range starts {
-				assert.True(t, s.Before(end), "a try started at the step's end")
+				assert.True(t, s.Before(bound), "a try started %v after the first, past %v", s.Sub(first), bound.Sub(first))
 			}
-			assert.False(t, c.Now().After(end.Add(took)), "slept past the step's end")
-			assert.Greater(t, c.Now().Add(r.cfg.MaxBackoff).Sub(end), time.Duration(0), "gave up before a backoff could still fit")
+			assert.False(t, c.Now().After(bound.Add(took)), "slept past the bound")
+			assert.False(t, c.Now().Add(r.cfg.MaxBackoff).Before(bound), "gave up while a backoff could still fit")
 		})
 	}
 }
