@@ -24,8 +24,8 @@ import (
 //     Config.BaseBackoff and MaxBackoff. Config.MaxAttempts bounds the
 //     unavailable tries; a throttled try does not count against it when
 //     the step has an end: a throttling asks for time, not for giving up,
-//     so throttled tries go on for one step reserve from the call's first
-//     try, and never past the step's end (only MaxAttempts of them without
+//     so throttled tries go on for throttleReserves step reserves from the
+//     call's first try, and never past the step's end (only MaxAttempts of them without
 //     a deadline).
 //  3. The pacer (Pace, wired by app.New) spaces the calls to a service
 //     that throttles a crowd of calls. A paced call waits its turn only

@@ -46,7 +46,7 @@ const (
 // Each throttled call still backs off with jitter, but without the pacer a
 // batch whose demand exceeds an API's rate keeps MaxInFlight targets
 // knocking: the throttled share of calls grows with the overload, and each
-// throttled call's retries (which go on for a step reserve, see retry)
+// throttled call's retries (which go on for two step reserves, see retry)
 // spend the time of the batch, or fail the target once that time is out. With it, calls settle just under the
 // rate the API grants. A Rotator shares its pacers
 // among its invocations, as an API's limit is the account's.

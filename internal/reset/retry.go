@@ -13,11 +13,12 @@ import (
 // without a deadline. With one, a throttled try does not count against it:
 // throttling asks this instance to wait while the pacer settles under the
 // service's rate, not to give up, so throttled tries go on for the time one
-// call is allowed (Config.StepReserve, from the first try), and never past
-// end. A service that keeps throttling still fails the call within that
-// time, as retryable, rather than holding the invocation to its deadline.
+// call is allowed (Config.StepReserve) times throttleReserves, from the
+// first try, and never past end. A service that keeps throttling still
+// fails the call within that time, as retryable, rather than holding the
+// invocation to its deadline.
 func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call func(context.Context) error) error {
-	limit := r.clock.Now().Add(r.cfg.StepReserve) // of the throttled tries
+	limit := r.clock.Now().Add(throttleReserves * r.cfg.StepReserve) // of the throttled tries
 	if bounded && end.Before(limit) {
 		limit = end
 	}
@@ -52,6 +53,13 @@ func (r *Rotator) retry(ctx context.Context, end time.Time, bounded bool, call f
 		}
 	}
 }
+
+// throttleReserves is how many step reserves a call's throttled tries may
+// last. Measured (docs/PERFORMANCE.md's overload batch, 24 and 32 in
+// flight): while the pacers settle at the start of a batch, a call that
+// met throttling got through within 1.8 s, waits for its paced turns
+// included; one reserve (3 s) left too thin a margin on a loaded machine.
+const throttleReserves = 2
 
 // backoff returns the sleep after the attempt-th failed try: uniform in
 // [0, min(MaxBackoff, BaseBackoff·2^(attempt-1))] ("full jitter").

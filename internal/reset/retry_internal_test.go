@@ -37,7 +37,7 @@ func TestRetryBoundsThrottlesByTime(t *testing.T) {
 		tries          int // 0: more than attempts, until min(reserve, endIn)
 	}{
 		{"OK_ThrottledPastMaxAttempts", true, long, long, throttledThen(10), nil, 11},
-		{"ErrThrottledForOneStepReserve", true, short, long, throttled, errThrottled, 0},
+		{"ErrThrottledForItsStepReserves", true, short, long, throttled, errThrottled, 0},
 		{"ErrThrottledUntilTheStepsEnd", true, long, short, throttled, errThrottled, 0},
 		{"ErrUnavailableMaxAttempts", true, long, long, func(int) error { return errUnavailable }, errUnavailable, attempts},
 		{"ErrOnlyUnavailableTriesCount", true, long, long, func(try int) error {
@@ -81,7 +81,7 @@ func TestRetryBoundsThrottlesByTime(t *testing.T) {
 				assert.Len(t, starts, tc.tries)
 				return
 			}
-			bound := first.Add(min(tc.reserve, tc.endIn))
+			bound := first.Add(min(throttleReserves*tc.reserve, tc.endIn))
 			assert.Greater(t, len(starts), 2*attempts, "throttles are retried while the time lasts")
 			for _, s := range starts {
 				assert.True(t, s.Before(bound), "a try started %v after the first, past %v", s.Sub(first), bound.Sub(first))
