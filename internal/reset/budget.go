@@ -21,8 +21,13 @@ import (
 //     step's end (stepEnd: the deadline less the reserves of the steps
 //     after it), and a backoff that would pass that end is not slept: the
 //     call gives up with its last error instead. Only EThrottled and
-//     EUnavailable are retried, at most Config.MaxAttempts tries, after
-//     a full-jitter backoff between Config.BaseBackoff and MaxBackoff.
+//     EUnavailable are retried, after a full-jitter backoff between
+//     Config.BaseBackoff and MaxBackoff. Config.MaxAttempts bounds the
+//     unavailable tries; a throttled try does not count against it when
+//     the step has an end: a throttling asks for time, not for giving up,
+//     so throttled tries go on for throttleReserves step reserves from the
+//     call's first try, and never past the step's end (only MaxAttempts of them without
+//     a deadline).
 //  3. The pacer (Pace, wired by app.New) spaces the calls to a service
 //     that throttles a crowd of calls. A paced call waits its turn only
 //     while its context allows: a turn that would start after the try's

@@ -20,8 +20,9 @@ const (
 	// a throttled answer to start pacing: fewer are a single target's
 	// retries, which its own backoff spaces.
 	paceBurst = 8
-	// paceForget is how long after the last cut the pacer stops pacing, so
-	// that a throttling long past does not slow a later batch.
+	// paceForget is how long after the last cut and the last wait for a
+	// turn the pacer stops pacing, so that a throttling long past does not
+	// slow a later batch.
 	paceForget = 10 * time.Second
 )
 
@@ -36,14 +37,18 @@ const (
 // an answer to a call sent before the latest cut does not cut again, as it
 // was sent at the old pace), and each other
 // answer raises it by paceGain/rate, so the pace climbs back by about
-// paceGain calls per second every second. paceForget after the last cut,
-// calls go unpaced again.
+// paceGain calls per second every second. paceForget after both the last
+// cut and the last call that had to wait for its turn, calls go unpaced
+// again: not while the pace still holds calls back, as it is then what
+// keeps them under the limit (forgetting it mid-batch would let a crowd
+// through at once and throttle again).
 //
 // Each throttled call still backs off with jitter, but without the pacer a
 // batch whose demand exceeds an API's rate keeps MaxInFlight targets
-// knocking: the throttled share of calls grows with the overload, and a
-// target that draws MaxAttempts throttles in a row fails. With it, calls
-// settle just under the rate the API grants. A Rotator shares its pacers
+// knocking: the throttled share of calls grows with the overload, and each
+// throttled call's retries (which go on for two step reserves, see retry)
+// spend the time of the batch, or fail the target once that time is out. With it, calls settle just under the
+// rate the API grants. A Rotator shares its pacers
 // among its invocations, as an API's limit is the account's.
 type pacer struct {
 	clock Clock
@@ -53,8 +58,11 @@ type pacer struct {
 	next    time.Time // when paced: the earliest start of the next call
 	cuts    uint64    // cuts so far; a call remembers the count it started under
 	lastCut time.Time
-	flying  int         // calls sent and not yet answered
-	starts  []time.Time // of the calls of the last second, oldest first
+	// lastWait is when a call last had to wait for its turn: the pace was
+	// still holding calls back, so it is not forgotten while it does.
+	lastWait time.Time
+	flying   int         // calls sent and not yet answered
+	starts   []time.Time // of the calls of the last second, oldest first
 }
 
 func newPacer(c Clock) *pacer { return &pacer{clock: c} }
@@ -97,7 +105,7 @@ func (p *pacer) schedule(deadline time.Time) (tk ticket, wait time.Duration, ok 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
-	if p.rate > 0 && now.Sub(p.lastCut) >= paceForget {
+	if p.rate > 0 && now.Sub(p.lastCut) >= paceForget && now.Sub(p.lastWait) >= paceForget {
 		p.rate = 0
 	}
 	start := now
@@ -106,6 +114,7 @@ func (p *pacer) schedule(deadline time.Time) (tk ticket, wait time.Duration, ok 
 		if !deadline.IsZero() && !start.Before(deadline) {
 			return ticket{}, 0, false
 		}
+		p.lastWait = now
 	}
 	if p.rate > 0 {
 		p.next = start.Add(time.Duration(float64(time.Second) / p.rate))

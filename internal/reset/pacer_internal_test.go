@@ -146,6 +146,25 @@ func TestPacer(t *testing.T) {
 		require.NoError(t, p.do(t.Context(), ok))
 		assert.Zero(t, p.pace())
 	})
+	t.Run("OK_NotForgottenWhileItHoldsCallsBack", func(t *testing.T) {
+		// Calls keep waiting for their turn long after the last cut: the
+		// pace is what keeps them under the limit, so it stays.
+		p, c := newTestPacer()
+		tks := burst(p, 10)
+		p.answered(tks[1], true, true)
+		cut := c.Now()
+		for c.Now().Sub(cut) < 3*paceForget {
+			require.NoError(t, p.do(t.Context(), ok))
+			require.NotZero(t, p.pace(), "forgotten at %v after the cut", c.Now().Sub(cut))
+		}
+		// Once no call waits, it is forgotten paceForget after the last wait.
+		c.advance(paceForget - time.Second)
+		require.NoError(t, p.do(t.Context(), ok))
+		require.NotZero(t, p.pace())
+		c.advance(time.Second)
+		require.NoError(t, p.do(t.Context(), ok))
+		assert.Zero(t, p.pace())
+	})
 	t.Run("ErrTurnAfterDeadline", func(t *testing.T) {
 		p, c := newTestPacer()
 		tks := burst(p, 10)
