@@ -49,7 +49,7 @@ type Config struct {
 	Allowed     map[Kind][]string
 	Password    PasswordPolicy
 	MaxInFlight int           // targets rotated at once; default 24 (docs/PERFORMANCE.md)
-	MaxAttempts int           // tries per cloud call when throttled or unavailable; default 5
+	MaxAttempts int           // tries per cloud call when unavailable, and when throttled without a deadline (throttled tries under a deadline are bounded by time: retry.go); default 5
 	BaseBackoff time.Duration // first backoff; default 100ms
 	MaxBackoff  time.Duration // backoff cap; default 5s
 	// StepReserve is the time one cloud call is allowed (see the time
