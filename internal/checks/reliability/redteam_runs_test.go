@@ -81,6 +81,24 @@ func TestRedTeamContinuations(t *testing.T) {
 		applied[u.Key()] = len(s.cloud.Applied(u.Key()))
 		require.Equal(t, 2, applied[u.Key()], "%s: one password per run", u.Key())
 	}
+	// The runs' records hold their three fields and nothing else: no
+	// password, no key. (The canary already searches every text for every
+	// secret value the cloud stored, the signing key's and the records'.)
+	records := 0
+	for _, sec := range s.cloud.Secrets() {
+		if !strings.HasPrefix(sec.Name, reset.DefaultSecretPrefix+"_run-") || sec.Name == keySecret.Name {
+			continue
+		}
+		records++
+		for _, v := range sec.Versions {
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal([]byte(v.Data), &rec), sec.Name)
+			for k := range rec {
+				assert.Contains(t, []string{"runId", "handedOn", "ended"}, k, "a run record's field")
+			}
+		}
+	}
+	assert.Equal(t, 2, records, "one record per run")
 	var moved map[string]any
 	require.NoError(t, json.Unmarshal(body1, &moved))
 	moved["after"], moved["listed"], moved["ids"] = "u-run0050", false, nil
