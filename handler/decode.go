@@ -217,7 +217,7 @@ func decodeContinuation(event json.RawMessage, requestID string) (envelope, erro
 	var ev reset.ContinuationEvent
 	dec := json.NewDecoder(bytes.NewReader(event))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
+	if err := dec.Decode(&ev); err != nil || !distinctKeys(event) {
 		return envelope{}, &reset.Error{Code: reset.EForbidden, Field: "continuation", Message: "is not a well-formed continuation: refused", Err: reset.ErrContinuationSignature}
 	}
 	if ev.Signature == "" {
@@ -225,6 +225,31 @@ func decodeContinuation(event json.RawMessage, requestID string) (envelope, erro
 	}
 	return envelope{key: ScopedKey("continuation", requestID), where: "event", cont: &ev,
 		attrs: []slog.Attr{slog.String("idempotencyKey", requestID)}}, nil
+}
+
+// distinctKeys reports whether the JSON object event names each of its
+// keys once. encoding/json keeps the last of a key given twice, so a
+// continuation with two signatures or two bodies would otherwise be read
+// as whichever came last: a strict decode refuses it.
+func distinctKeys(event []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(event))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok || seen[key] {
+			return false
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeTimer decodes a timer trigger's event. Its key is the trigger's name

@@ -67,11 +67,13 @@ func runResolve(ctx context.Context, e Env, args []string) int {
 	if op == nil {
 		return code
 	}
+	// accountOf's errors are plain texts naming the field (ErrorMessageOf
+	// would make them "internal error"); Validate's are *reset.Error.
 	t, err := accountOf(op.Prefix, pos, tf)
-	if err == nil {
-		err = t.Validate()
-	}
 	if err != nil {
+		return usageError(e, "resolve", "%s", err)
+	}
+	if err := t.Validate(); err != nil {
 		return usageError(e, "resolve", "%s", reset.ErrorMessageOf(err))
 	}
 	warnConcurrent(ctx, e.Stderr, op.Secrets, op.Prefix, []reset.Target{t}, e.now())

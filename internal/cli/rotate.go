@@ -106,6 +106,10 @@ func runRequest(ctx context.Context, e Env, cmd string, rf runFlags, body []byte
 	key := rf.key
 	if key == "" {
 		key = newKey(e)
+	} else if rule := reset.IdempotencyKeyRule(key, reset.MaxIdempotencyKeyLength); rule != "" {
+		// The handler's rule for a caller's key, checked before any call
+		// (the concurrency warning reads the accounts' versions).
+		return usageError(e, cmd, "--key: idempotencyKey: %s", rule)
 	}
 	scoped := handler.ScopedKey(Namespace, key)
 	req, err := handler.ParseRequest(body, scoped)
