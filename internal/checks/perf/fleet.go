@@ -262,6 +262,17 @@ func FleetRun(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	return res, nil
 }
 
+// FleetRunError is a run the function failed: its first answer was an
+// error, or a chunk's last delivery failed. The measurement was made; the
+// figure is the failure.
+type FleetRunError struct {
+	RequestID string
+	Err       error
+}
+
+func (e *FleetRunError) Error() string { return e.RequestID + ": " + e.Err.Error() }
+func (e *FleetRunError) Unwrap() error { return e.Err }
+
 // fleetSelect sends the selector request as a direct invocation and waits
 // until the run it starts has no chunk left: every accepted asynchronous
 // invocation done. A chunk hands the rest on before it answers, so once
@@ -277,7 +288,7 @@ func fleetSelect(ctx context.Context, s *localrun.Stack, req []byte, id string, 
 		return nil, "", err
 	}
 	if a.FunctionError != nil {
-		return nil, "", fmt.Errorf("%s: function error %s: %s", id, a.FunctionError.Type, firstLine(a.FunctionError.Message))
+		return nil, "", &FleetRunError{RequestID: id, Err: fmt.Errorf("the first answer is a function error %s: %s", a.FunctionError.Type, firstLine(a.FunctionError.Message))}
 	}
 	if len(a.Responses) != 1 || !a.Responses[0].Accepted {
 		return nil, "", fmt.Errorf("%s: the run was not accepted (%s)", id, firstLine(string(out.Payload)))
@@ -286,11 +297,16 @@ func fleetSelect(ctx context.Context, s *localrun.Stack, req []byte, id string, 
 		all := s.Cloud.AsyncInvocations()
 		done := 0
 		for _, inv := range all {
-			if inv.Done {
-				done++
-				if inv.Err != nil {
-					return nil, "", fmt.Errorf("%s: chunk %s: %w", id, inv.RequestID, inv.Err)
-				}
+			if !inv.Done {
+				continue
+			}
+			done++
+			if inv.Err != nil {
+				return nil, "", fmt.Errorf("%s: chunk %s: %w", id, inv.RequestID, inv.Err)
+			}
+			if n := len(inv.Attempts); n > 0 && inv.Attempts[n-1].Err != nil {
+				e := inv.Attempts[n-1].Err
+				return nil, "", &FleetRunError{RequestID: id, Err: fmt.Errorf("chunk %s failed on all %d deliveries: %s: %s", inv.RequestID, n, e.Type, firstLine(e.Message))}
 			}
 		}
 		if len(all) > before && done == len(all) {

@@ -55,6 +55,7 @@ func main() {
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency of every API call in the batch")
 	flag.Float64Var(&o.stressRate, "stress-rate", 50, "rate limit of each API in a second batch whose demand far exceeds it (0 skips it)")
 	flag.IntVar(&o.fleetUsers, "fleet-users", 10_000, "users of the fleet run's directory (existing secrets; 0 skips it)")
+	flag.IntVar(&o.fleetFitUsers, "fleet-fit-users", 2000, "users of a second fleet run with existing secrets, small enough that its ids ride in the continuation and its listing passes ListUsers' quota (0 skips it)")
 	flag.IntVar(&o.fleetFirstUsers, "fleet-first-users", 500, "users of the first-rotation fleet run's directory (no secrets yet; 0 skips it)")
 	flag.DurationVar(&o.fleetLatency, "fleet-latency", 20*time.Millisecond, "latency of every API call in the fleet runs")
 	flag.BoolVar(&o.fleetOnly, "fleet-only", false, "measure the fleet runs alone (the report then holds only their rows)")
@@ -93,7 +94,8 @@ type options struct {
 	rate, stressRate            float64
 	latency                     time.Duration
 	inFlight                    intList
-	fleetUsers, fleetFirstUsers int
+	fleetUsers, fleetFitUsers   int
+	fleetFirstUsers             int
 	fleetLatency                time.Duration
 	fleetOnly                   bool
 }
