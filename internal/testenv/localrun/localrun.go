@@ -51,6 +51,14 @@ type Config struct {
 	// EVENT_BUS_NAME and EVENTBRIDGE_ENDPOINT; Cloud.PublishedEvents then
 	// holds what the function published.
 	EventBus string
+	// FC, when set, serves Function Compute's InvokeFunction on the cloud
+	// (emulator.Cloud.StartFC), queueing each asynchronous invocation on
+	// the stack's runtime, one at a time as reservedConcurrency 1 runs
+	// them, and sets FC_FUNCTION_NAME and FUNCTION_COMPUTE_ENDPOINT: runs
+	// longer than a chunk continue there. Its Invocation's empty
+	// credentials, region and account are the role's and the cloud's, as
+	// Invoke fills them.
+	FC *emulator.FCOptions
 }
 
 // Stack is a running local cloud, runtime API and function instance.
@@ -120,6 +128,27 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		s.Cloud.AddEventBus(cfg.EventBus)
 		env = append(env, "EVENT_BUS_NAME="+cfg.EventBus, "EVENTBRIDGE_ENDPOINT="+u)
+	}
+	if cfg.FC != nil {
+		o := *cfg.FC
+		if o.FunctionName == "" {
+			o.FunctionName = emulator.DefaultFunctionName
+		}
+		if o.Invocation.Credentials == (emulator.Credentials{}) {
+			o.Invocation.Credentials = role
+		}
+		if o.Invocation.Region == "" {
+			o.Invocation.Region = s.Cloud.Region()
+		}
+		if o.Invocation.AccountID == "" {
+			o.Invocation.AccountID = s.Cloud.AccountID()
+		}
+		u, err := s.Cloud.StartFC(s.Runtime, o)
+		if err != nil {
+			s.Cloud.Close()
+			return nil, fmt.Errorf("localrun: start function compute: %w", err)
+		}
+		env = append(env, "FC_FUNCTION_NAME="+o.FunctionName, "FUNCTION_COMPUTE_ENDPOINT="+u)
 	}
 	// Coverage of the binary (go build -cover) is written where the test
 	// asks; nothing else of this process's environment reaches the function.

@@ -54,9 +54,14 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 100, "rate limit of each API in the batch, calls per second")
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency of every API call in the batch")
 	flag.Float64Var(&o.stressRate, "stress-rate", 50, "rate limit of each API in a second batch whose demand far exceeds it (0 skips it)")
+	flag.IntVar(&o.fleetUsers, "fleet-users", 10_000, "users of the fleet run's directory (existing secrets; 0 skips it)")
+	flag.IntVar(&o.fleetFitUsers, "fleet-fit-users", 2000, "users of a second fleet run with existing secrets, small enough that its ids ride in the continuation and its listing passes ListUsers' quota (0 skips it)")
+	flag.IntVar(&o.fleetFirstUsers, "fleet-first-users", 500, "users of the first-rotation fleet run's directory (no secrets yet; 0 skips it)")
+	flag.DurationVar(&o.fleetLatency, "fleet-latency", 20*time.Millisecond, "latency of every API call in the fleet runs")
+	flag.BoolVar(&o.fleetOnly, "fleet-only", false, "measure the fleet runs alone (the report then holds only their rows)")
 	flag.Var(&o.inFlight, "in-flight", "comma-separated MAX_IN_FLIGHT values for more batches at -rate (empty skips them)")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	r, err := run(ctx, o)
 	if err != nil {
@@ -89,6 +94,10 @@ type options struct {
 	rate, stressRate            float64
 	latency                     time.Duration
 	inFlight                    intList
+	fleetUsers, fleetFitUsers   int
+	fleetFirstUsers             int
+	fleetLatency                time.Duration
+	fleetOnly                   bool
 }
 
 // intList is a flag of comma-separated positive integers.
@@ -135,6 +144,13 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 		}
 	}
 	add := func(f perf.Figure) { r.Figures = append(r.Figures, f) }
+	if o.fleetOnly {
+		if err := fleetFigures(ctx, o, bins["main"], add); err != nil {
+			return r, err
+		}
+		r.Findings, r.Notes = fleetFindings, fleetNotes(o)
+		return r, nil
+	}
 
 	// Footprint: size.
 	size, err := fileSize(bins["main"])
@@ -259,8 +275,11 @@ func run(ctx context.Context, o options) (perf.Report, error) {
 			Target: "0 failed, ≤ 10% throttled", Pass: b.Rotated == b.Targets && share <= 0.10, Command: reproduce})
 	}
 
-	r.Findings = findings
-	r.Notes = notes(o)
+	if err := fleetFigures(ctx, o, bins["main"], add); err != nil {
+		return r, err
+	}
+	r.Findings = append(findings, fleetFindings...)
+	r.Notes = append(notes(o), fleetNotes(o)...)
 	return r, nil
 }
 

@@ -1,0 +1,71 @@
+package perf_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pwreset/pwreset/internal/checks/perf"
+)
+
+func TestFleetFloor(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		users       int
+		first       bool
+		scale       float64
+		want        time.Duration
+		wantBinding string
+	}{
+		// ResetUserPassword, PutSecretValue and UpdateSecretVersionStage
+		// have 100/s each; the first of the three in name order is named.
+		{"ExistingSecrets10000", 10_000, false, 1, 99 * time.Second, "PutSecretValue"},
+		{"ExistingSecretsScaled", 250, false, 0.5, 4 * time.Second, "PutSecretValue"},
+		// CreateSecret's 10/s binds a first rotation.
+		{"FirstRotation500", 500, true, 1, 49 * time.Second, "CreateSecret"},
+		{"NothingBeyondTheBurst", 5, false, 1, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, binding := perf.FleetFloor(tc.users, tc.first, tc.scale)
+			assert.Equal(t, tc.want, got)
+			if tc.wantBinding != "" {
+				assert.Equal(t, tc.wantBinding, binding)
+			}
+		})
+	}
+}
+
+// TestFleetRunSmall is the fleet bench in small: a selector run over 250
+// users with existing secrets, every API at its quota, 20 ms of
+// latency, continued in chunks through the local Function Compute, and a
+// rotation through the HTTP trigger sent in the middle. It counts; it
+// never times. At the full quotas 250 users take about 1.5 s beyond the
+// buckets' first second; scaled down (QuotaScale 0.75 or 0.5, 2026-12-01)
+// the per-service pacer of internal/reset fails 1 to 3 targets on
+// PutSecretValue's throttling and lets it reach 11% of the calls
+// (docs/PERFORMANCE.md, Findings): lower the scale once that is fixed.
+func TestFleetRunSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the function binary")
+	}
+	bin := filepath.Join(t.TempDir(), "main")
+	require.NoError(t, perf.Build(testCtx(t), "github.com/pwreset/pwreset", bin))
+	res, err := perf.FleetRun(testCtx(t), perf.FleetConfig{Binary: bin, Users: 250, QuotaScale: 1, Latency: 20 * time.Millisecond})
+	require.NoError(t, err)
+	assert.Equal(t, 250, res.Rotated, "every user rotated")
+	assert.Zero(t, res.Failed)
+	assert.Zero(t, res.Skipped)
+	// One password per user, and the HTTP call's.
+	assert.Equal(t, 250+1, res.CallsByAction["ResetUserPassword"])
+	assert.LessOrEqual(t, res.ThrottledShare(), 0.10, "throttled %d of %d calls: %v", res.Throttled, res.Calls, res.ThrottledByAction)
+	assert.Greater(t, res.Chunks, 1, "the run spans chunks")
+	assert.True(t, res.ProbeRotated)
+	assert.Equal(t, 200, res.ProbeStatus)
+	assert.Positive(t, res.ProbeChunksBefore, "the HTTP call was answered after a chunk")
+	assert.Positive(t, res.ProbeChunksAfter, "the HTTP call was answered before the run's last chunk")
+	assert.Positive(t, res.PeakRSS)
+	assert.False(t, res.Leaked, "a password in the function's output")
+}
