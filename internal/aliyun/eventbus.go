@@ -74,12 +74,12 @@ var (
 
 // EventBusConfig says where events go.
 type EventBusConfig struct {
-	// Endpoint (EVENTBRIDGE_ENDPOINT) is host[:port] or a URL. Empty means
+	// Endpoint is host[:port] or a URL. Empty means
 	// <AccountID>.eventbridge.<RegionID>.aliyuncs.com over HTTPS.
 	Endpoint  string
 	AccountID string
 	RegionID  string
-	// BusName (EVENT_BUS_NAME) is the custom bus every event is put on.
+	// BusName is the custom bus every event is put on.
 	BusName string
 }
 
@@ -94,8 +94,8 @@ type EventBus struct {
 }
 
 // CheckEventBusConfig checks cfg by the rules NewEventBus applies; its
-// error is a *reset.Error whose Field names the variable at fault
-// (internal/config reports it).
+// error is a *reset.Error whose Field names the EventBusConfig field at
+// fault (internal/config maps it to its variable).
 func CheckEventBusConfig(cfg EventBusConfig) error {
 	_, err := cfg.endpoint()
 	return err
@@ -104,29 +104,14 @@ func CheckEventBusConfig(cfg EventBusConfig) error {
 // endpoint returns the checked endpoint of cfg.
 func (cfg EventBusConfig) endpoint() (Endpoint, error) {
 	if !reBusName().MatchString(cfg.BusName) {
-		return Endpoint{}, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
+		return Endpoint{}, reset.FieldError("BusName", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
-	ep, rule := parseEndpoint(cfg.Endpoint, documentedEventBridgeDataHost)
-	if rule != "" {
-		return Endpoint{}, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
-	}
-	if ep.Protocol == "" {
-		ep.Protocol = "https"
-	}
-	if ep.Host == "" {
-		if !reAccountID().MatchString(cfg.AccountID) {
-			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
-		}
-		if !reset.ValidRegionID(cfg.RegionID) {
-			return Endpoint{}, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
-		}
-		ep.Host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
-	}
-	return ep, nil
+	return defaultedEndpoint(cfg.Endpoint, documentedEventBridgeDataHost, cfg.AccountID, cfg.RegionID,
+		func(account, region string) string { return account + ".eventbridge." + region + ".aliyuncs.com" })
 }
 
 // NewEventBus validates cfg and builds the publisher on the transport and
-// credentials of c. Its error names the variable at fault.
+// credentials of c. Its error names the field at fault.
 func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	ep, err := cfg.endpoint()
 	if err != nil {

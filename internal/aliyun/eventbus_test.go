@@ -171,9 +171,10 @@ func TestNewEventBus(t *testing.T) {
 		wantField string
 	}{
 		{"OKDefaultEndpoint", aliyun.EventBusConfig{AccountID: "1234567890123456", RegionID: "cn-hangzhou", BusName: "b1"}, ""},
-		{"ErrBusName", aliyun.EventBusConfig{Endpoint: "http://127.0.0.1:1", BusName: "-bad"}, "EVENT_BUS_NAME"},
-		{"ErrNoAccount", aliyun.EventBusConfig{RegionID: "cn-hangzhou", BusName: "b1"}, "FC_ACCOUNT_ID"},
-		{"ErrEndpoint", aliyun.EventBusConfig{Endpoint: "http://h/path", BusName: "b1"}, "EVENTBRIDGE_ENDPOINT"},
+		{"ErrBusName", aliyun.EventBusConfig{Endpoint: "http://127.0.0.1:1", BusName: "-bad"}, "BusName"},
+		{"ErrNoAccount", aliyun.EventBusConfig{RegionID: "cn-hangzhou", BusName: "b1"}, "AccountID"},
+		{"ErrNoRegion", aliyun.EventBusConfig{AccountID: "1234567890123456", BusName: "b1"}, "RegionID"},
+		{"ErrEndpoint", aliyun.EventBusConfig{Endpoint: "http://h/path", BusName: "b1"}, "Endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

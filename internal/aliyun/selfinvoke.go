@@ -48,14 +48,14 @@ var (
 
 // SelfInvokeConfig names the function and where its API is.
 type SelfInvokeConfig struct {
-	// Endpoint (FUNCTION_COMPUTE_ENDPOINT) is host[:port] or a URL, like the
-	// other endpoints. Empty means <AccountID>.<RegionID>.fc.aliyuncs.com.
+	// Endpoint is host[:port] or a URL, like the other endpoints. Empty
+	// means <AccountID>.<RegionID>.fc.aliyuncs.com.
 	Endpoint string
-	// AccountID (FC_ACCOUNT_ID, or the FC context's account) and RegionID
-	// (FC_REGION) make the default endpoint; required when Endpoint is empty.
+	// AccountID and RegionID make the default endpoint; required when
+	// Endpoint is empty (the FC context's account and region win per call).
 	AccountID string
 	RegionID  string
-	// FunctionName (FC_FUNCTION_NAME) is the function to invoke: itself.
+	// FunctionName is the function to invoke: itself.
 	FunctionName string
 	// Qualifier is the version or alias to invoke; empty is LATEST.
 	Qualifier string
@@ -72,7 +72,7 @@ type SelfInvoker struct {
 }
 
 // NewSelfInvoker validates cfg and builds the invoker on the transport and
-// credentials of c. Its error names the variable at fault.
+// credentials of c. Its error names the field at fault.
 func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	ep, err := cfg.endpoint()
 	if err != nil {
@@ -88,7 +88,7 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	}
 	cl, err := openapi.NewClient(oc)
 	if err != nil {
-		return nil, &reset.Error{Code: reset.EInvalid, Field: "FUNCTION_COMPUTE_ENDPOINT", Message: "cannot build the Function Compute client", Err: err}
+		return nil, &reset.Error{Code: reset.EInvalid, Field: "Endpoint", Message: "cannot build the Function Compute client", Err: err}
 	}
 	return &SelfInvoker{
 		base:      cl,
@@ -100,7 +100,8 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 }
 
 // CheckSelfInvokeConfig checks cfg by NewSelfInvoker's rules, calling
-// nothing; its error names the variable at fault.
+// nothing; its error is a *reset.Error whose Field names the
+// SelfInvokeConfig field at fault (internal/config maps it to its variable).
 func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
 	_, err := cfg.endpoint()
 	return err
@@ -109,27 +110,40 @@ func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
 // endpoint returns the checked endpoint of cfg.
 func (cfg SelfInvokeConfig) endpoint() (Endpoint, error) {
 	if !reFunctionName().MatchString(cfg.FunctionName) {
-		return Endpoint{}, reset.FieldError("FC_FUNCTION_NAME", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
+		return Endpoint{}, reset.FieldError("FunctionName", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
 	}
 	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
 		return Endpoint{}, reset.FieldError("Qualifier", "must be a version or alias name")
 	}
-	ep, rule := parseEndpoint(cfg.Endpoint, documentedFCHost)
+	return defaultedEndpoint(cfg.Endpoint, documentedFCHost, cfg.AccountID, cfg.RegionID, fcHost)
+}
+
+// fcHost is Function Compute 3.0's public endpoint of account in region.
+func fcHost(account, region string) string { return account + "." + region + ".fc.aliyuncs.com" }
+
+// defaultedEndpoint parses raw by the endpoint rules (parseEndpoint), with
+// HTTPS when it names no scheme; empty, the host is host(accountID,
+// regionID), which then must both be well formed. Its error is a
+// *reset.Error whose Field is the config struct's: Endpoint, AccountID or
+// RegionID.
+func defaultedEndpoint(raw string, documented func(string) bool, accountID, regionID string, host func(account, region string) string) (Endpoint, error) {
+	ep, rule := parseEndpoint(raw, documented)
 	if rule != "" {
-		return Endpoint{}, reset.FieldError("FUNCTION_COMPUTE_ENDPOINT", "%s", rule)
+		return Endpoint{}, reset.FieldError("Endpoint", "%s", rule)
 	}
 	if ep.Protocol == "" {
 		ep.Protocol = "https"
 	}
-	if ep.Host == "" {
-		if !reAccountID().MatchString(cfg.AccountID) {
-			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when FUNCTION_COMPUTE_ENDPOINT is not set")
-		}
-		if !reset.ValidRegionID(cfg.RegionID) {
-			return Endpoint{}, reset.FieldError("FC_REGION", `must be a region id such as "cn-hangzhou" when FUNCTION_COMPUTE_ENDPOINT is not set`)
-		}
-		ep.Host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
+	if ep.Host != "" {
+		return ep, nil
 	}
+	if !reAccountID().MatchString(accountID) {
+		return Endpoint{}, reset.FieldError("AccountID", "must be the account id (digits) when no endpoint is given")
+	}
+	if !reset.ValidRegionID(regionID) {
+		return Endpoint{}, reset.FieldError("RegionID", `must be a region id such as "cn-hangzhou" when no endpoint is given`)
+	}
+	ep.Host = host(accountID, regionID)
 	return ep, nil
 }
 
@@ -172,13 +186,13 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	function := s.function
 	if f, ok := reset.FunctionOf(ctx); ok {
 		// What Function Compute tells the invocation (fccontext) wins over
-		// the environment read at start, where it is well formed; an
-		// endpoint given in FUNCTION_COMPUTE_ENDPOINT is kept as given.
+		// the configuration read at start, where it is well formed; a
+		// configured Endpoint is kept as given.
 		if reFunctionName().MatchString(f.Name) {
 			function = f.Name
 		}
 		if s.derived && reAccountID().MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
-			cl.Endpoint = dara.String(f.AccountID + "." + f.Region + ".fc.aliyuncs.com")
+			cl.Endpoint = dara.String(fcHost(f.AccountID, f.Region))
 		}
 	}
 

@@ -164,13 +164,14 @@ type Config struct {
 
 	// EventBus is where the outcome events go; an empty BusName publishes
 	// none. Its fields are EVENT_BUS_NAME, EVENTBRIDGE_ENDPOINT,
-	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig.
+	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig,
+	// whose errors name the field; Load reports the variable.
 	EventBus aliyun.EventBusConfig
 
 	// SelfInvoke is where a continued run's chunks are queued; an empty
 	// FunctionName (FC_FUNCTION_NAME unset) continues none. Its fields are
 	// FC_FUNCTION_NAME, FUNCTION_COMPUTE_ENDPOINT, FC_ACCOUNT_ID and
-	// FC_REGION, checked by aliyun.CheckSelfInvokeConfig.
+	// FC_REGION, checked by aliyun.CheckSelfInvokeConfig, as EventBus is.
 	SelfInvoke aliyun.SelfInvokeConfig
 }
 
@@ -418,7 +419,7 @@ func (l *loader) list(name string, kind reset.Kind, valid func(string) bool) []s
 
 // eventBus reads the outcome events' bus. Unset, nothing is published and
 // the endpoint and account are not read; set, the adapter's rules apply
-// (aliyun.CheckEventBusConfig), naming the variable at fault.
+// (aliyun.CheckEventBusConfig).
 func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 	c := aliyun.EventBusConfig{BusName: l.get(EnvEventBusName)}
 	if c.BusName == "" {
@@ -428,13 +429,9 @@ func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 		return c
 	}
 	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvEventBridgeEndpoint), l.get(EnvFCAccountID), region
-	if err := aliyun.CheckEventBusConfig(c); err != nil {
-		var re *reset.Error
-		if errors.As(err, &re) && re.Field != "" {
-			l.fail(re.Field, "%s", re.Message)
-		} else {
-			l.fail(EnvEventBusName, "%s", err)
-		}
+	if l.adapterError(aliyun.CheckEventBusConfig(c), EnvEventBusName, map[string]string{
+		"BusName": EnvEventBusName, "Endpoint": EnvEventBridgeEndpoint, "AccountID": EnvFCAccountID, "RegionID": EnvRegionID,
+	}) {
 		return aliyun.EventBusConfig{}
 	}
 	return c
@@ -451,16 +448,31 @@ func (l *loader) selfInvoke() aliyun.SelfInvokeConfig {
 		return c
 	}
 	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvFunctionComputeEndpoint), l.get(EnvFCAccountID), l.get(EnvFCRegion)
-	if err := aliyun.CheckSelfInvokeConfig(c); err != nil {
-		var re *reset.Error
-		if errors.As(err, &re) && re.Field != "" {
-			l.fail(re.Field, "%s", re.Message)
-		} else {
-			l.fail(EnvFCFunctionName, "%s", err)
-		}
+	if l.adapterError(aliyun.CheckSelfInvokeConfig(c), EnvFCFunctionName, map[string]string{
+		"FunctionName": EnvFCFunctionName, "Endpoint": EnvFunctionComputeEndpoint, "AccountID": EnvFCAccountID, "RegionID": EnvFCRegion,
+	}) {
 		return aliyun.SelfInvokeConfig{}
 	}
 	return c
+}
+
+// adapterError reports err, an adapter's check of a struct filled from the
+// environment, under the variable that fills the field at fault: vars maps
+// the struct's field names to variables, and an error naming no field of
+// it is reported under fallback. It says whether there was an error.
+func (l *loader) adapterError(err error, fallback string, vars map[string]string) bool {
+	if err == nil {
+		return false
+	}
+	var re *reset.Error
+	if errors.As(err, &re) {
+		if v, ok := vars[re.Field]; ok {
+			l.fail(v, "%s", re.Message)
+			return true
+		}
+	}
+	l.fail(fallback, "%s", err)
+	return true
 }
 
 func (l *loader) logLevel(name string) slog.Level {
