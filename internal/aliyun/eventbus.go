@@ -157,8 +157,16 @@ type wireEvent struct {
 // FailedEvent is an event that was not put on the bus.
 type FailedEvent struct {
 	ID   string
-	Code string // the service's ErrorCode, or "EventTooLarge" when refused here
+	Code string // the service's ErrorCode, or codeEventTooLarge or codeEventMalformed when refused here
 }
+
+// The codes of the events Publish refuses itself, before any call: one over
+// MaxEventBytes, and one its encoding refuses (an id, type or subject
+// EventBridge would not take, data that is not JSON). No retry helps either.
+const (
+	codeEventTooLarge  = "EventTooLarge"
+	codeEventMalformed = "EventMalformed"
+)
 
 // PublishResult counts what Publish did.
 type PublishResult struct {
@@ -171,8 +179,9 @@ type PublishResult struct {
 }
 
 // Publish puts events on the bus in as few PutEvents calls as the limits
-// allow, in order. An event over MaxEventBytes is not sent and is reported
-// in Failed; so is an event the service refused in its EntryList. An error
+// allow, in order. An event over MaxEventBytes or that cannot be encoded is
+// not sent and is reported in Failed, and the others go on; so is an event
+// the service refused in its EntryList. An error
 // means a call failed as a whole: the events of that call and of the calls
 // after it were not published (Published counts the ones that were).
 func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, error) {
@@ -205,11 +214,11 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 	for i, e := range events {
 		enc, err := b.encode(e)
 		if err != nil {
-			unsent(i)
-			return res, err
+			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventMalformed})
+			continue
 		}
 		if len(enc) > MaxEventBytes {
-			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: "EventTooLarge"})
+			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventTooLarge})
 			continue
 		}
 		sep := 0
