@@ -43,12 +43,12 @@ import (
 // at most 16 events and 256 KB per request, at most 64 KB per event.
 const (
 	MaxEventsPerRequest = 16
-	MaxRequestBytes     = 256 << 10
-	MaxEventBytes       = 64 << 10
+	maxRequestBytes     = 256 << 10
+	maxEventBytes       = 64 << 10
 )
 
-// EventSource is the CloudEvents source of every event pwreset publishes.
-const EventSource = "pwreset"
+// eventSource is the CloudEvents source of every event pwreset publishes.
+const eventSource = "pwreset"
 
 // The data API's fixed wire values, as eventbridge-sdk v1.3.3's DoRequest
 // and PutEventsWithOptions send them.
@@ -128,7 +128,7 @@ func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	}, nil
 }
 
-// Event is one outcome event. Source is always EventSource, and the bus
+// Event is one outcome event. Source is always eventSource, and the bus
 // extension is the EventBus's; Data is a JSON object and must hold no
 // password.
 type Event struct {
@@ -161,7 +161,7 @@ type FailedEvent struct {
 }
 
 // The codes of the events Publish refuses itself, before any call: one over
-// MaxEventBytes, and one its encoding refuses (an id, type or subject
+// maxEventBytes, and one its encoding refuses (an id, type or subject
 // EventBridge would not take, data that is not JSON). No retry helps either.
 const (
 	codeEventTooLarge  = "EventTooLarge"
@@ -179,7 +179,7 @@ type PublishResult struct {
 }
 
 // Publish puts events on the bus in as few PutEvents calls as the limits
-// allow, in order. An event over MaxEventBytes or that cannot be encoded is
+// allow, in order. An event over maxEventBytes or that cannot be encoded is
 // not sent and is reported in Failed, and the others go on; so is an event
 // the service refused in its EntryList. An error
 // means a call failed as a whole: the events of that call and of the calls
@@ -217,7 +217,7 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventMalformed})
 			continue
 		}
-		if len(enc) > MaxEventBytes {
+		if len(enc) > maxEventBytes {
 			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventTooLarge})
 			continue
 		}
@@ -225,7 +225,7 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 		if len(batch) > 0 {
 			sep = 1
 		}
-		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > MaxRequestBytes {
+		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > maxRequestBytes {
 			if err := flush(); err != nil {
 				unsent(i)
 				return res, err
@@ -261,7 +261,7 @@ func (b *EventBus) encode(e Event) ([]byte, error) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: data is not JSON", e.ID)
 	}
 	w := wireEvent{
-		ID: e.ID, Source: EventSource, Specversion: "1.0", Type: e.Type, Datacontenttype: eventDataType,
+		ID: e.ID, Source: eventSource, Specversion: "1.0", Type: e.Type, Datacontenttype: eventDataType,
 		Subject: e.Subject, Data: data, Bus: b.bus,
 	}
 	// time is required by the PutEvents reference.

@@ -9,7 +9,7 @@ import (
 )
 
 // Publisher implements reset.Publisher on an EventBus: the rotator's
-// outcome events become CloudEvents of source EventSource on the bus.
+// outcome events become CloudEvents of source eventSource on the bus.
 type Publisher struct {
 	bus *EventBus
 }
@@ -24,7 +24,7 @@ func NewPublisher(bus *EventBus) *Publisher { return &Publisher{bus: bus} }
 // failed call's error (throttling EThrottled, a lost connection
 // EUnavailable, a missing bus or permission as errors.go classifies it),
 // or, when only entries were refused, EThrottled if one of them was
-// throttled, else EUpstream; an event over MaxEventBytes, or one that cannot
+// throttled, else EUpstream; an event over maxEventBytes, or one that cannot
 // be encoded, is refused here (EInternal: no retry mends it).
 func (p *Publisher) Publish(ctx context.Context, events []reset.Event) ([]reset.Event, error) {
 	wire := make([]Event, 0, len(events))

@@ -27,13 +27,13 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// MaxAsyncPayload is the largest payload of an asynchronous invocation:
+// maxAsyncPayload is the largest payload of an asynchronous invocation:
 // 128 KB (Function Compute 3.0 limits, "Payload size of an asynchronous
 // invocation request"; 256 KB only by ticket).
-const MaxAsyncPayload = 128 << 10
+const maxAsyncPayload = 128 << 10
 
-// FCVersion is Function Compute 3.0's API version.
-const FCVersion = "2023-03-30"
+// fcVersion is Function Compute 3.0's API version.
+const fcVersion = "2023-03-30"
 
 // fcInvokeAction is InvokeFunction's action name, a package constant so the
 // RAM policy test derives fc:InvokeFunction from the call.
@@ -165,12 +165,12 @@ func (c Continuer) Continue(ctx context.Context, payload []byte) error {
 // InvokeAsync queues payload as an asynchronous invocation of the function
 // and returns the request id FC gave it. taskID, when set, is sent as
 // x-fc-async-task-id (FC accepts it only where asynchronous tasks are
-// enabled; assumed to be refused otherwise). A payload over MaxAsyncPayload
+// enabled; assumed to be refused otherwise). A payload over maxAsyncPayload
 // is EInvalid before any call. The payload is never part of an error.
 func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID string) (string, error) {
 	const op = fcInvokeAction
-	if len(payload) > MaxAsyncPayload {
-		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), MaxAsyncPayload)
+	if len(payload) > maxAsyncPayload {
+		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), maxAsyncPayload)
 	}
 	if taskID != "" && !reTaskID().MatchString(taskID) {
 		return "", reset.FieldError("taskID", "must start with a letter or _ and hold only letters, digits, _ and -, at most 128")
@@ -206,9 +206,9 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	}
 	params := &openapi.Params{
 		Action:      dara.String(fcInvokeAction),
-		Version:     dara.String(FCVersion),
+		Version:     dara.String(fcVersion),
 		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/" + FCVersion + "/functions/" + url.PathEscape(function) + "/invocations"),
+		Pathname:    dara.String("/" + fcVersion + "/functions/" + url.PathEscape(function) + "/invocations"),
 		Method:      dara.String("POST"),
 		AuthType:    dara.String("AK"),
 		Style:       dara.String("ROA"),

@@ -59,7 +59,7 @@ type Config struct {
 	// ACSCurrent version is older (MAX_PASSWORD_AGE_DAYS); 0 reports none.
 	MaxPasswordAge time.Duration
 	// ChunkTargets is how many accounts or secrets one chunk of a
-	// continued run covers (run.go); default DefaultChunkTargets.
+	// continued run covers (run.go); default defaultChunkTargets.
 	ChunkTargets int
 }
 

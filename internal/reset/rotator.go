@@ -212,7 +212,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("ChunkTargets must be 0 to %d", MaxTargets)
 	}
 	if c.ChunkTargets == 0 {
-		c.ChunkTargets = DefaultChunkTargets
+		c.ChunkTargets = defaultChunkTargets
 	}
 	return c, nil
 }
