@@ -104,10 +104,10 @@ var (
 	// A key id, an alias ("alias/name") or an ARN ("acs:kms:region:uid:key/id"),
 	// at most 255 characters: an alias is "1 to 255 characters in length"
 	// (kms-20160120 v3.2.3, CreateAliasRequest.AliasName).
-	reKeyID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]{0,254}$`) })
+	reKeyID = newPattern(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]*$`, 255)
 	// A KMS instance id, shaped like the examples of CreateSecret's
 	// DKMSInstanceId ("kst-bjj62d8f5e0sgtx8h****").
-	reInstanceID          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^kst-[A-Za-z0-9]{1,64}$`) })
+	reInstanceID          = newPattern(`^kst-[A-Za-z0-9]+$`, 4+64)
 	reEventBridgeDataHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[0-9]{1,32}\.eventbridge\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-vpc)?\.aliyuncs\.com$`)
 	})
@@ -219,13 +219,13 @@ var reHost = sync.OnceValue(func() *regexp.Regexp {
 })
 
 // ValidKeyID reports whether id is shaped like a KMS key id, alias or ARN.
-func ValidKeyID(id string) bool { return reKeyID().MatchString(id) }
+func ValidKeyID(id string) bool { return reKeyID.MatchString(id) }
 
 // KeyIDRule says what ValidKeyID admits.
 const KeyIDRule = `must be a KMS key id, alias or ARN: up to 255 letters, digits and ":/_.@-"`
 
 // ValidInstanceID reports whether id is shaped like a KMS instance id.
-func ValidInstanceID(id string) bool { return reInstanceID().MatchString(id) }
+func ValidInstanceID(id string) bool { return reInstanceID.MatchString(id) }
 
 // InstanceIDRule says what ValidInstanceID admits.
 const InstanceIDRule = `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`

@@ -28,10 +28,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alibabacloud-go/tea/dara"
@@ -65,11 +63,11 @@ const (
 var (
 	// Bus names: at most 127 letters, digits and hyphens, a letter or digit
 	// first (EventBridge limits page).
-	reBusName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,126}$`) })
-	reEventType = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9:._-]{1,64}$`) })
+	reBusName   = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 127)
+	reEventType = newPattern(`^[A-Za-z0-9:._-]+$`, 64)
 	// "id: 128 characters. Must start with a letter or digit. Can contain
 	// letters, digits, and hyphens (-)." (EventBridge limits page)
-	reEventID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`) })
+	reEventID = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 128)
 )
 
 // EventBusConfig says where events go.
@@ -103,7 +101,7 @@ func CheckEventBusConfig(cfg EventBusConfig) error {
 
 // endpoint returns the checked endpoint of cfg.
 func (cfg EventBusConfig) endpoint() (Endpoint, error) {
-	if !reBusName().MatchString(cfg.BusName) {
+	if !reBusName.MatchString(cfg.BusName) {
 		return Endpoint{}, reset.FieldError("BusName", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
 	return defaultedEndpoint(cfg.Endpoint, documentedEventBridgeDataHost, cfg.AccountID, cfg.RegionID,
@@ -244,13 +242,13 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 }
 
 func (b *EventBus) encode(e Event) ([]byte, error) {
-	if !reEventID().MatchString(e.ID) {
+	if !reEventID.MatchString(e.ID) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: an event id must be 1 to 128 letters, digits and hyphens, a letter or digit first")
 	}
 	if len(e.Subject) > maxEventSubject {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: subject over %d characters", e.ID, maxEventSubject)
 	}
-	if !reEventType().MatchString(e.Type) {
+	if !reEventType.MatchString(e.Type) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: type must be 1 to 64 of [A-Za-z0-9:._-]", e.ID)
 	}
 	data := e.Data

@@ -17,9 +17,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -40,10 +38,10 @@ const fcVersion = "2023-03-30"
 const fcInvokeAction = "InvokeFunction"
 
 var (
-	reFunctionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,127}$`) })
-	reAccountID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,32}$`) })
-	reQualifier    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`) })
-	reTaskID       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,127}$`) })
+	reFunctionName = newPattern(`^[A-Za-z_][A-Za-z0-9_-]*$`, 128)
+	reAccountID    = newPattern(`^[0-9]+$`, 32)
+	reQualifier    = newPattern(`^[A-Za-z0-9_.-]+$`, 128)
+	reTaskID       = newPattern(`^[A-Za-z_][A-Za-z0-9_-]*$`, 128)
 )
 
 // SelfInvokeConfig names the function and where its API is.
@@ -109,10 +107,10 @@ func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
 
 // endpoint returns the checked endpoint of cfg.
 func (cfg SelfInvokeConfig) endpoint() (Endpoint, error) {
-	if !reFunctionName().MatchString(cfg.FunctionName) {
+	if !reFunctionName.MatchString(cfg.FunctionName) {
 		return Endpoint{}, reset.FieldError("FunctionName", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
 	}
-	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
+	if cfg.Qualifier != "" && !reQualifier.MatchString(cfg.Qualifier) {
 		return Endpoint{}, reset.FieldError("Qualifier", "must be a version or alias name")
 	}
 	return defaultedEndpoint(cfg.Endpoint, documentedFCHost, cfg.AccountID, cfg.RegionID, fcHost)
@@ -137,7 +135,7 @@ func defaultedEndpoint(raw string, documented func(string) bool, accountID, regi
 	if ep.Host != "" {
 		return ep, nil
 	}
-	if !reAccountID().MatchString(accountID) {
+	if !reAccountID.MatchString(accountID) {
 		return Endpoint{}, reset.FieldError("AccountID", "must be the account id (digits) when no endpoint is given")
 	}
 	if !reset.ValidRegionID(regionID) {
@@ -172,7 +170,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	if len(payload) > maxAsyncPayload {
 		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), maxAsyncPayload)
 	}
-	if taskID != "" && !reTaskID().MatchString(taskID) {
+	if taskID != "" && !reTaskID.MatchString(taskID) {
 		return "", reset.FieldError("taskID", "must start with a letter or _ and hold only letters, digits, _ and -, at most 128")
 	}
 	c, err := s.caller.begin(ctx, op)
@@ -188,10 +186,10 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 		// What Function Compute tells the invocation (fccontext) wins over
 		// the configuration read at start, where it is well formed; a
 		// configured Endpoint is kept as given.
-		if reFunctionName().MatchString(f.Name) {
+		if reFunctionName.MatchString(f.Name) {
 			function = f.Name
 		}
-		if s.derived && reAccountID().MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
+		if s.derived && reAccountID.MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
 			cl.Endpoint = dara.String(fcHost(f.AccountID, f.Region))
 		}
 	}
@@ -220,7 +218,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 		return "", fcError(op, err)
 	}
 	id := headerValue(res["headers"], "x-fc-request-id")
-	if !reRequestID().MatchString(id) {
+	if !reRequestID.MatchString(id) {
 		id = ""
 	}
 	return id, nil
