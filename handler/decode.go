@@ -48,22 +48,24 @@ func newEnvelope(key string, body []byte, where string, attrs ...slog.Attr) enve
 // shape says the trigger (see Invoke). An error refuses the event as a
 // whole: an *edgeError or an EInvalid *reset.Error (EInternal when the
 // request id cannot be a key); the delivery then still says the trigger,
-// when known, and the request id.
+// when known, and the request id. An object is unmarshalled once
+// (parseEvent), into every trigger's typed event at the same time.
 func decode(event json.RawMessage, requestID string) (delivery, error) {
 	d := delivery{requestID: requestID}
 	trimmed := bytes.TrimLeft(event, " \t\r\n")
-	var probe eventProbe
+	var f eventFields
+	var typed error // the trigger's own event breaks a type: reported after the size
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '[':
 		d.trigger, d.stream = TriggerEventBridge, true
 	case len(trimmed) == 0 || trimmed[0] != '{':
 		return d, reset.FieldError("event", "must be a JSON object or array")
 	default:
-		if err := json.Unmarshal(event, &probe); err != nil {
-			return d, reset.FieldError("event", "%s", jsonProblem(err))
-		}
 		var err error
-		if d.trigger, err = probe.trigger(); err != nil {
+		if f, typed, err = parseEvent(event); err != nil {
+			return d, err
+		}
+		if d.trigger, err = f.trigger(); err != nil {
 			return d, err
 		}
 	}
@@ -71,20 +73,19 @@ func decode(event json.RawMessage, requestID string) (delivery, error) {
 		return d, reset.FieldError("event", "is %d bytes, more than the %d an asynchronous invocation of Function Compute carries, so an EventBridge or timer trigger cannot deliver it: "+
 			"split the batch into several events, or send it to the HTTP trigger (up to %d bytes)", len(event), MaxEventBytes, MaxBodyBytes)
 	}
+	if typed != nil {
+		return d, reset.FieldError("event", "%s", jsonProblem(typed))
+	}
 	var err error
 	switch {
 	case d.stream:
 		d.envs, err = decodeStream(event)
 	case d.trigger == TriggerHTTP:
-		err = decodeHTTP(event, &d)
+		err = decodeHTTP(f.HTTPEvent, &d)
 	case d.trigger == TriggerEventBridge:
-		var ev CloudEvent
-		if err := json.Unmarshal(event, &ev); err != nil {
-			return d, reset.FieldError("event", "%s", jsonProblem(err))
-		}
-		d.envs = []envelope{cloudEventEnvelope(ev)}
+		d.envs = []envelope{cloudEventEnvelope(f.CloudEvent)}
 	case d.trigger == TriggerTimer:
-		d.envs, err = decodeTimer(event)
+		d.envs, err = decodeTimer(f.TimerEvent)
 	case d.trigger == TriggerContinuation:
 		if rule := checkKey(requestID); rule != "" {
 			return d, reset.Errorf(reset.EInternal, "the invocation's request id %s", rule)
@@ -104,32 +105,105 @@ func decode(event json.RawMessage, requestID string) (delivery, error) {
 	return d, err
 }
 
-// eventProbe holds the fields that tell the triggers apart.
-type eventProbe struct {
-	SpecVersion    json.RawMessage `json:"specversion"`
-	RequestContext json.RawMessage `json:"requestContext"`
-	TriggerName    json.RawMessage `json:"triggerName"`
-	TriggerTime    json.RawMessage `json:"triggerTime"`
-	Target         json.RawMessage `json:"target"`
-	Targets        json.RawMessage `json:"targets"`
-	Sweep          json.RawMessage `json:"sweep"`
-	Continuation   json.RawMessage `json:"continuation"`
+// eventFields is an event object unmarshalled once into every trigger's
+// typed event (their JSON names do not overlap), with the fields that tell
+// the triggers apart. Those are set when the event has them, whatever
+// their value: an HTTP event whose requestContext is empty, or null, is an
+// HTTP trigger's still. As the shallower fields, they take their names
+// from the typed events' (encoding/json's rule for embedded structs);
+// parseEvent copies the values back.
+type eventFields struct {
+	HTTPEvent
+	CloudEvent
+	TimerEvent
+
+	SpecVersion    present[string]             `json:"specversion"`
+	RequestContext present[HTTPRequestContext] `json:"requestContext"`
+	TriggerName    present[string]             `json:"triggerName"`
+	TriggerTime    present[string]             `json:"triggerTime"`
+	Target         json.RawMessage             `json:"target"`
+	Targets        json.RawMessage             `json:"targets"`
+	Sweep          json.RawMessage             `json:"sweep"`
+	Continuation   json.RawMessage             `json:"continuation"`
 }
 
-func (p eventProbe) trigger() (Trigger, error) {
+// present is a field's value and whether the event has the field at all.
+// encoding/json calls UnmarshalJSON for a null too, so null is present.
+type present[T any] struct {
+	set bool
+	v   T
+}
+
+func (p *present[T]) UnmarshalJSON(b []byte) error {
+	p.set = true
+	return json.Unmarshal(b, &p.v)
+}
+
+func (s *eventFields) trigger() (Trigger, error) {
 	switch {
-	case p.SpecVersion != nil:
+	case s.SpecVersion.set:
 		return TriggerEventBridge, nil
-	case p.RequestContext != nil:
+	case s.RequestContext.set:
 		return TriggerHTTP, nil
-	case p.Continuation != nil:
+	case s.Continuation != nil:
 		return TriggerContinuation, nil
-	case p.TriggerName != nil || p.TriggerTime != nil:
+	case s.TriggerName.set || s.TriggerTime.set:
 		return TriggerTimer, nil
-	case p.Target != nil || p.Targets != nil || p.Sweep != nil:
+	case s.Target != nil || s.Targets != nil || s.Sweep != nil:
 		return TriggerInvoke, nil
 	}
 	return "", reset.FieldError("event", "is neither an HTTP trigger, EventBridge or timer event nor a request (no target, targets or sweep field)")
+}
+
+// parseEvent unmarshals an event object into its fields. err is the event's
+// JSON syntax. typed is a value of the wrong type in the trigger's own
+// event, as unmarshalling that event alone reports it.
+//
+// A value of the wrong type anywhere fails the one unmarshalling, and may
+// be a field only another trigger reads, which this one ignores; and
+// encoding/json keeps only the first such error. Then, and only then, the
+// event is unmarshalled again, the discriminating fields first (as raw
+// JSON, they cannot break a type)
+// and the trigger's own event alone, so the answer is the same as if each
+// trigger had its own decoder.
+func parseEvent(event json.RawMessage) (f eventFields, typed, err error) {
+	err = json.Unmarshal(event, &f)
+	var typ *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typ) {
+		return eventFields{}, nil, reset.FieldError("event", "%s", jsonProblem(err))
+	}
+	if err != nil {
+		f = eventFields{}
+		var raw struct {
+			SpecVersion    json.RawMessage `json:"specversion"`
+			RequestContext json.RawMessage `json:"requestContext"`
+			TriggerName    json.RawMessage `json:"triggerName"`
+			TriggerTime    json.RawMessage `json:"triggerTime"`
+			Target         json.RawMessage `json:"target"`
+			Targets        json.RawMessage `json:"targets"`
+			Sweep          json.RawMessage `json:"sweep"`
+			Continuation   json.RawMessage `json:"continuation"`
+		}
+		if err := json.Unmarshal(event, &raw); err != nil {
+			return eventFields{}, nil, reset.FieldError("event", "%s", jsonProblem(err))
+		}
+		f.SpecVersion.set, f.RequestContext.set = raw.SpecVersion != nil, raw.RequestContext != nil
+		f.TriggerName.set, f.TriggerTime.set = raw.TriggerName != nil, raw.TriggerTime != nil
+		f.Target, f.Targets, f.Sweep, f.Continuation = raw.Target, raw.Targets, raw.Sweep, raw.Continuation
+		switch t, _ := f.trigger(); t {
+		case TriggerEventBridge:
+			typed = json.Unmarshal(event, &f.CloudEvent)
+		case TriggerHTTP:
+			typed = json.Unmarshal(event, &f.HTTPEvent)
+		case TriggerTimer:
+			typed = json.Unmarshal(event, &f.TimerEvent)
+		}
+		return f, typed, nil
+	}
+	f.CloudEvent.SpecVersion = f.SpecVersion.v
+	f.HTTPEvent.RequestContext = f.RequestContext.v
+	f.TimerEvent.TriggerName, f.TimerEvent.TriggerTime = f.TriggerName.v, f.TriggerTime.v
+	return f, nil, nil
 }
 
 // cloudEventEnvelope checks one CloudEvent's source and id, its key, and
@@ -252,14 +326,10 @@ func distinctKeys(event []byte) bool {
 	return true
 }
 
-// decodeTimer decodes a timer trigger's event. Its key is the trigger's name
+// decodeTimer checks a timer trigger's event. Its key is the trigger's name
 // and time, so a retried tick finishes the same rotations and the next tick
 // starts new ones.
-func decodeTimer(event json.RawMessage) ([]envelope, error) {
-	var ev TimerEvent
-	if err := json.Unmarshal(event, &ev); err != nil {
-		return nil, reset.FieldError("event", "%s", jsonProblem(err))
-	}
+func decodeTimer(ev TimerEvent) ([]envelope, error) {
 	switch {
 	case ev.TriggerName == "":
 		return nil, reset.FieldError("triggerName", "is required")

@@ -30,11 +30,7 @@ const IdempotencyKeyHeader = "Idempotency-Key"
 // the Idempotency-Key header, else the request id. A refusal of the HTTP
 // request itself is an *edgeError (405, 413, 415) or an EInvalid
 // *reset.Error (400).
-func decodeHTTP(event json.RawMessage, d *delivery) error {
-	var ev HTTPEvent
-	if err := json.Unmarshal(event, &ev); err != nil {
-		return reset.FieldError("event", "%s", jsonProblem(err))
-	}
+func decodeHTTP(ev HTTPEvent, d *delivery) error {
 	if d.requestID == "" {
 		d.requestID = ev.RequestContext.RequestID
 	}

@@ -3,6 +3,7 @@ package handler_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -354,6 +355,53 @@ func TestHTTPResultStatuses(t *testing.T) {
 			require.NotNil(t, body.Results[0].Error)
 			assert.Equal(t, tt.code, body.Results[0].Error.Code)
 			assert.NotEqual(t, reset.Status(""), body.Results[0].Status)
+		})
+	}
+}
+
+// TestHTTPEventShape: the event is unmarshalled once into every trigger's
+// fields; a requestContext makes it an HTTP trigger's whatever its value,
+// and a value of the wrong type in a field only another trigger reads is
+// ignored, as the HTTP event alone ignores it.
+func TestHTTPEventShape(t *testing.T) {
+	with := func(ev any, key string, value any) json.RawMessage {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(MustJSON(t, ev), &m))
+		m[key] = value
+		return MustJSON(t, m)
+	}
+	tests := []struct {
+		name   string
+		event  json.RawMessage
+		status int
+		msg    string // a part of the error's message; "" for none
+	}{
+		{"OKForeignFieldType", with(httpEvent(cloudssoBody, nil), "id", 7), http.StatusOK, ""},
+		{"OKForeignTimerFieldType", with(httpEvent(cloudssoBody, nil), "payload", []int{1}), http.StatusOK, ""},
+		{"ErrEmptyRequestContext", with(httpEvent(cloudssoBody, nil), "requestContext", map[string]any{}), http.StatusMethodNotAllowed, "method (unknown) is not allowed"},
+		{"ErrNullRequestContext", with(httpEvent(cloudssoBody, nil), "requestContext", nil), http.StatusMethodNotAllowed, "is not allowed: use POST"},
+		{"ErrMethodType", with(httpEvent(cloudssoBody, nil), "requestContext", map[string]any{"http": map[string]any{"method": 5}}), http.StatusBadRequest,
+			"event: field requestContext.http.method must be a string, got number"},
+		{"ErrBodyTypeAfterForeign", with(with(httpEvent(cloudssoBody, nil), "id", 7), "body", 5), http.StatusBadRequest, "event: field body must be a string, got number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := MustHandler(t, nil)
+			out, err := h.Invoke(MustContext(t), tt.event)
+			require.NoError(t, err, "an HTTP trigger is always answered with a response")
+			resp, ok := out.(*handler.HTTPResponse)
+			require.True(t, ok, "got %T, want *handler.HTTPResponse", out)
+			assert.Equal(t, tt.status, resp.StatusCode, "body: %s", resp.Body)
+			var body handler.Response
+			require.NoError(t, json.Unmarshal([]byte(resp.Body), &body))
+			if tt.msg == "" {
+				assert.Nil(t, body.Error)
+				assert.Len(t, h.rot.requests(), 1)
+				return
+			}
+			require.NotNil(t, body.Error, "body: %s", resp.Body)
+			assert.Contains(t, body.Error.Message, tt.msg)
+			assert.Empty(t, h.rot.requests())
 		})
 	}
 }

@@ -40,6 +40,10 @@ func TestEventsOK(t *testing.T) {
 		{"OKTimer", timerEvent("pwreset-monthly", "2025-06-01T02:00:00Z", batchBody), []string{handler.ScopedKey("timer", "pwreset-monthly", "2025-06-01T02:00:00Z")}, 3},
 		{"OKDirectInvoke", json.RawMessage(fabricBody), []string{handler.ScopedKey("direct", testRequestID)}, 1},
 		{"OKDirectInvokeBatch", json.RawMessage(batchBody), []string{handler.ScopedKey("direct", testRequestID)}, 3},
+		{"OKEventBridgeForeignFieldType", json.RawMessage(`{"specversion":"1.0","id":"evt-5","source":"s","data":` + cloudssoBody + `,"body":5,"triggerName":7}`),
+			[]string{handler.ScopedKey("eventbridge", "s", "evt-5")}, 1},
+		{"OKTimerForeignFieldType", json.RawMessage(`{"triggerName":"t","triggerTime":"2025-06-01T02:00:00Z","payload":` + string(MustJSON(t, batchBody)) + `,"id":7}`),
+			[]string{handler.ScopedKey("timer", "t", "2025-06-01T02:00:00Z")}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +104,9 @@ func TestEventsFail(t *testing.T) {
 		{"ErrEventBridgeDataNumber", cloudEvent("evt-1", "42"), nil, false, handler.CodeInvalidParameter, "data: must be a JSON object", 0},
 		{"ErrEventBridgePassword", cloudEvent("evt-1", `{"target":"fabric","password":"Hunter2!Hunter2!"}`), nil, false, handler.CodeInvalidParameter, "password: must not be given", 0},
 		{"ErrEventBridgeIDType", json.RawMessage(`{"specversion":"1.0","id":7,"data":{}}`), nil, false, handler.CodeInvalidParameter, "field id must be a string, got number", 0},
+		{"ErrEventBridgeSpecVersionType", json.RawMessage(`{"specversion":1,"id":"e","data":{}}`), nil, false, handler.CodeInvalidParameter, "field specversion must be a string, got number", 0},
+		{"ErrEventBridgeIDTypeAfterForeign", json.RawMessage(`{"specversion":"1.0","body":5,"id":7,"data":{}}`), nil, false, handler.CodeInvalidParameter, "field id must be a string, got number", 0},
+		{"ErrTimerNameType", json.RawMessage(`{"triggerName":7,"triggerTime":"2025-06-01T02:00:00Z","payload":"{}"}`), nil, false, handler.CodeInvalidParameter, "field triggerName must be a string, got number", 0},
 		{"ErrStreamingEmpty", []handler.CloudEvent{}, nil, false, handler.CodeInvalidParameter, "the array holds no event", 0},
 		{"ErrStreamingNotEvents", json.RawMessage(`[1,2]`), nil, false, handler.CodeInvalidParameter, "event: must be an object, got number", 0},
 		{"ErrStreamingOneRetryable", []handler.CloudEvent{cloudEvent("evt-a", cloudssoBody), cloudEvent("evt-b", fabricBody)},

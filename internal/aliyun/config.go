@@ -28,7 +28,7 @@ type Config struct {
 	RegionID string
 	// KMS, CloudSSO and BaaS are the endpoints ParseEndpoint returned; the
 	// zero Endpoint means the default: KMS's public endpoint in RegionID,
-	// DefaultCloudSSOEndpoint, BaaSEndpointHost.
+	// defaultCloudSSOEndpoint, baasEndpointHost.
 	KMS, CloudSSO, BaaS Endpoint
 	// KMSEncryptionKeyID is the symmetric key of the KMS instance that
 	// encrypts new secrets (ValidKeyID). Required: in KMS 3.0 a secret is
@@ -68,26 +68,26 @@ type Options struct {
 
 // Defaults of the timeouts, those of darabonba-openapi.
 const (
-	DefaultConnectTimeout = 5 * time.Second
-	DefaultReadTimeout    = 10 * time.Second
+	defaultConnectTimeout = 5 * time.Second
+	defaultReadTimeout    = 10 * time.Second
 )
 
 // Endpoints the services document (docs/endpoints.md).
 const (
-	// DefaultCloudSSOEndpoint is CloudSSO's public endpoint in China
+	// defaultCloudSSOEndpoint is CloudSSO's public endpoint in China
 	// (Shanghai). CloudSSO serves six regions only ("CloudSSO:Endpoints",
 	// https://www.alibabacloud.com/help/en/cloudsso/developer-reference/api-cloudsso-2021-05-15-endpoint).
-	DefaultCloudSSOEndpoint = "cloudsso.cn-shanghai.aliyuncs.com"
-	// BaaSEndpointHost is the one endpoint BaaS documents ("Blockchain as a
+	defaultCloudSSOEndpoint = "cloudsso.cn-shanghai.aliyuncs.com"
+	// baasEndpointHost is the one endpoint BaaS documents ("Blockchain as a
 	// Service: Call APIs",
 	// https://www.alibabacloud.com/help/en/blockchain-as-a-service/latest/call-apis).
-	BaaSEndpointHost = "baas.aliyuncs.com"
+	baasEndpointHost = "baas.aliyuncs.com"
 )
 
-// CloudSSORegions are the regions with a CloudSSO endpoint, each public
+// cloudSSORegions are the regions with a CloudSSO endpoint, each public
 // (cloudsso.<region>.aliyuncs.com) and VPC (cloudsso-vpc.<region>.aliyuncs.com),
 // as "CloudSSO:Endpoints" lists them.
-var CloudSSORegions = []string{"cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1"}
+var cloudSSORegions = []string{"cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1"}
 
 // baasSignatureAlgorithm is the signature BaaS documents: HMAC-SHA1,
 // SignatureVersion 1.0 ("Blockchain as a Service: Common parameters",
@@ -104,10 +104,10 @@ var (
 	// A key id, an alias ("alias/name") or an ARN ("acs:kms:region:uid:key/id"),
 	// at most 255 characters: an alias is "1 to 255 characters in length"
 	// (kms-20160120 v3.2.3, CreateAliasRequest.AliasName).
-	reKeyID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]{0,254}$`) })
+	reKeyID = newPattern(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]*$`, 255)
 	// A KMS instance id, shaped like the examples of CreateSecret's
 	// DKMSInstanceId ("kst-bjj62d8f5e0sgtx8h****").
-	reInstanceID          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^kst-[A-Za-z0-9]{1,64}$`) })
+	reInstanceID          = newPattern(`^kst-[A-Za-z0-9]+$`, 4+64)
 	reEventBridgeDataHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[0-9]{1,32}\.eventbridge\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-vpc)?\.aliyuncs\.com$`)
 	})
@@ -219,13 +219,13 @@ var reHost = sync.OnceValue(func() *regexp.Regexp {
 })
 
 // ValidKeyID reports whether id is shaped like a KMS key id, alias or ARN.
-func ValidKeyID(id string) bool { return reKeyID().MatchString(id) }
+func ValidKeyID(id string) bool { return reKeyID.MatchString(id) }
 
 // KeyIDRule says what ValidKeyID admits.
 const KeyIDRule = `must be a KMS key id, alias or ARN: up to 255 letters, digits and ":/_.@-"`
 
 // ValidInstanceID reports whether id is shaped like a KMS instance id.
-func ValidInstanceID(id string) bool { return reInstanceID().MatchString(id) }
+func ValidInstanceID(id string) bool { return reInstanceID.MatchString(id) }
 
 // InstanceIDRule says what ValidInstanceID admits.
 const InstanceIDRule = `must be a KMS instance id such as "kst-hzz62ee30d6zzvd8ciiqp"`
@@ -264,7 +264,7 @@ func documentedEventBridgeDataHost(host string) bool {
 func documentedFCHost(host string) bool { return reFCHost().MatchString(host) }
 
 func documentedCloudSSOHost(host string) bool {
-	for _, r := range CloudSSORegions {
+	for _, r := range cloudSSORegions {
 		if host == "cloudsso."+r+".aliyuncs.com" || host == "cloudsso-vpc."+r+".aliyuncs.com" {
 			return true
 		}
@@ -272,7 +272,7 @@ func documentedCloudSSOHost(host string) bool {
 	return false
 }
 
-func documentedBaaSHost(host string) bool { return host == BaaSEndpointHost }
+func documentedBaaSHost(host string) bool { return host == baasEndpointHost }
 
 // endpoints are a Config's endpoints, defaults filled in.
 type endpoints struct {
@@ -298,10 +298,10 @@ func (cfg Config) check(opt *Options) (endpoints, error) {
 		eps.kms.Host = "kms." + cfg.RegionID + ".aliyuncs.com"
 	}
 	if eps.cloudSSO.Host == "" {
-		eps.cloudSSO.Host = DefaultCloudSSOEndpoint
+		eps.cloudSSO.Host = defaultCloudSSOEndpoint
 	}
 	if eps.baas.Host == "" {
-		eps.baas.Host = BaaSEndpointHost
+		eps.baas.Host = baasEndpointHost
 	}
 	if !ValidKeyID(cfg.KMSEncryptionKeyID) {
 		return eps, errors.New("aliyun: the KMS encryption key id is required and " + KeyIDRule)
@@ -314,10 +314,10 @@ func (cfg Config) check(opt *Options) (endpoints, error) {
 		return eps, errors.New("aliyun: Options.ConnectTimeout and ReadTimeout must not be negative")
 	}
 	if opt.ConnectTimeout == 0 {
-		opt.ConnectTimeout = DefaultConnectTimeout
+		opt.ConnectTimeout = defaultConnectTimeout
 	}
 	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = DefaultReadTimeout
+		opt.ReadTimeout = defaultReadTimeout
 	}
 	switch opt.SignatureAlgorithm {
 	case "", "v2":

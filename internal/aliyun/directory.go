@@ -16,10 +16,10 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// ListUsersPageSize is the MaxResults of every ListUsers call: the largest
+// listUsersPageSize is the MaxResults of every ListUsers call: the largest
 // the API takes ("Valid values: 1 to 100", cloudsso-20210515 v1.2.0
 // ListUsersRequest.MaxResults).
-const ListUsersPageSize = 100
+const listUsersPageSize = 100
 
 // maxListPages bounds a listing, so that a service that kept answering
 // IsTruncated with new tokens could not keep an invocation busy forever:
@@ -29,10 +29,10 @@ const maxListPages = 1000
 // Values of ListUsers' Status and ProvisionType filters, and of the users'
 // fields (cloudsso-20210515 v1.2.0 ListUsersRequest comments).
 const (
-	SSOStatusEnabled           = "Enabled"
-	SSOStatusDisabled          = "Disabled"
-	SSOProvisionManual         = "Manual"
-	SSOProvisionSynchronized   = "Synchronized"
+	ssoStatusEnabled           = "Enabled"
+	ssoStatusDisabled          = "Disabled"
+	ssoProvisionManual         = "Manual"
+	ssoProvisionSynchronized   = "Synchronized"
 	maxSSOUserNamePrefixLength = 64 // CloudSSO user names are at most 64 characters (assumed bound of the filter value)
 )
 
@@ -55,15 +55,15 @@ func NewDirectory(c *Clients) *Directory {
 type SSOUser struct {
 	UserID        string
 	UserName      string
-	Status        string // SSOStatusEnabled or SSOStatusDisabled
-	ProvisionType string // SSOProvisionManual or SSOProvisionSynchronized
+	Status        string // ssoStatusEnabled or ssoStatusDisabled
+	ProvisionType string // ssoProvisionManual or ssoProvisionSynchronized
 }
 
 // SSOUserFilter narrows ListSSOUsers on the service side. Empty fields do
 // not filter.
 type SSOUserFilter struct {
-	Status        string // SSOStatusEnabled or SSOStatusDisabled
-	ProvisionType string // SSOProvisionManual or SSOProvisionSynchronized
+	Status        string // ssoStatusEnabled or ssoStatusDisabled
+	ProvisionType string // ssoProvisionManual or ssoProvisionSynchronized
 	// UserNamePrefix becomes the filter "UserName sw <prefix>". The service
 	// compares it case-insensitively ("The value is not case-sensitive").
 	UserNamePrefix string
@@ -73,14 +73,14 @@ type SSOUserFilter struct {
 // other values, and a prefix with a space would change the filter's meaning.
 func (f SSOUserFilter) validate() error {
 	switch f.Status {
-	case "", SSOStatusEnabled, SSOStatusDisabled:
+	case "", ssoStatusEnabled, ssoStatusDisabled:
 	default:
-		return reset.FieldError("status", "must be %q or %q", SSOStatusEnabled, SSOStatusDisabled)
+		return reset.FieldError("status", "must be %q or %q", ssoStatusEnabled, ssoStatusDisabled)
 	}
 	switch f.ProvisionType {
-	case "", SSOProvisionManual, SSOProvisionSynchronized:
+	case "", ssoProvisionManual, ssoProvisionSynchronized:
 	default:
-		return reset.FieldError("provisionType", "must be %q or %q", SSOProvisionManual, SSOProvisionSynchronized)
+		return reset.FieldError("provisionType", "must be %q or %q", ssoProvisionManual, ssoProvisionSynchronized)
 	}
 	if len(f.UserNamePrefix) > maxSSOUserNamePrefixLength {
 		return reset.FieldError("userNamePrefix", "must be at most %d characters", maxSSOUserNamePrefixLength)
@@ -103,7 +103,7 @@ func (d *Directory) ListSSOUsers(ctx context.Context, directoryID string, f SSOU
 	}
 	req := &cloudsso.ListUsersRequest{
 		DirectoryId: dara.String(directoryID),
-		MaxResults:  dara.Int32(ListUsersPageSize),
+		MaxResults:  dara.Int32(listUsersPageSize),
 	}
 	if f.Status != "" {
 		req.Status = dara.String(f.Status)

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/alibabacloud-go/tea/dara"
@@ -37,8 +35,8 @@ func (e *APIError) Error() string {
 // that look like one, so an odd error body cannot smuggle data through them.
 // Compiled on first use (an error), not in init, to keep cold starts short.
 var (
-	reCode      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
-	reRequestID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`) })
+	reCode      = newPattern(`^[A-Za-z0-9][A-Za-z0-9._-]*$`, 128)
+	reRequestID = newPattern(`^[A-Za-z0-9][A-Za-z0-9_-]*$`, 128)
 )
 
 // apiErrorOf extracts the safe parts of an SDK error answer. ok is false for
@@ -63,10 +61,10 @@ func apiErrorOf(service string, err error) (*APIError, bool) {
 }
 
 func (a *APIError) clean() *APIError {
-	if !reCode().MatchString(a.Code) {
+	if !reCode.MatchString(a.Code) {
 		a.Code = "unknown"
 	}
-	if !reRequestID().MatchString(a.RequestID) {
+	if !reRequestID.MatchString(a.RequestID) {
 		a.RequestID = ""
 	}
 	return a

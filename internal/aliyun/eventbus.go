@@ -28,10 +28,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alibabacloud-go/tea/dara"
@@ -43,12 +41,12 @@ import (
 // at most 16 events and 256 KB per request, at most 64 KB per event.
 const (
 	MaxEventsPerRequest = 16
-	MaxRequestBytes     = 256 << 10
-	MaxEventBytes       = 64 << 10
+	maxRequestBytes     = 256 << 10
+	maxEventBytes       = 64 << 10
 )
 
-// EventSource is the CloudEvents source of every event pwreset publishes.
-const EventSource = "pwreset"
+// eventSource is the CloudEvents source of every event pwreset publishes.
+const eventSource = "pwreset"
 
 // The data API's fixed wire values, as eventbridge-sdk v1.3.3's DoRequest
 // and PutEventsWithOptions send them.
@@ -65,21 +63,21 @@ const (
 var (
 	// Bus names: at most 127 letters, digits and hyphens, a letter or digit
 	// first (EventBridge limits page).
-	reBusName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,126}$`) })
-	reEventType = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9:._-]{1,64}$`) })
+	reBusName   = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 127)
+	reEventType = newPattern(`^[A-Za-z0-9:._-]+$`, 64)
 	// "id: 128 characters. Must start with a letter or digit. Can contain
 	// letters, digits, and hyphens (-)." (EventBridge limits page)
-	reEventID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`) })
+	reEventID = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 128)
 )
 
 // EventBusConfig says where events go.
 type EventBusConfig struct {
-	// Endpoint (EVENTBRIDGE_ENDPOINT) is host[:port] or a URL. Empty means
+	// Endpoint is host[:port] or a URL. Empty means
 	// <AccountID>.eventbridge.<RegionID>.aliyuncs.com over HTTPS.
 	Endpoint  string
 	AccountID string
 	RegionID  string
-	// BusName (EVENT_BUS_NAME) is the custom bus every event is put on.
+	// BusName is the custom bus every event is put on.
 	BusName string
 }
 
@@ -94,8 +92,8 @@ type EventBus struct {
 }
 
 // CheckEventBusConfig checks cfg by the rules NewEventBus applies; its
-// error is a *reset.Error whose Field names the variable at fault
-// (internal/config reports it).
+// error is a *reset.Error whose Field names the EventBusConfig field at
+// fault (internal/config maps it to its variable).
 func CheckEventBusConfig(cfg EventBusConfig) error {
 	_, err := cfg.endpoint()
 	return err
@@ -103,30 +101,15 @@ func CheckEventBusConfig(cfg EventBusConfig) error {
 
 // endpoint returns the checked endpoint of cfg.
 func (cfg EventBusConfig) endpoint() (Endpoint, error) {
-	if !reBusName().MatchString(cfg.BusName) {
-		return Endpoint{}, reset.FieldError("EVENT_BUS_NAME", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
+	if !reBusName.MatchString(cfg.BusName) {
+		return Endpoint{}, reset.FieldError("BusName", "must be an event bus name: letters, digits and -, a letter or digit first, at most 127")
 	}
-	ep, rule := parseEndpoint(cfg.Endpoint, documentedEventBridgeDataHost)
-	if rule != "" {
-		return Endpoint{}, reset.FieldError("EVENTBRIDGE_ENDPOINT", "%s", rule)
-	}
-	if ep.Protocol == "" {
-		ep.Protocol = "https"
-	}
-	if ep.Host == "" {
-		if !reAccountID().MatchString(cfg.AccountID) {
-			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when EVENTBRIDGE_ENDPOINT is not set")
-		}
-		if !reset.ValidRegionID(cfg.RegionID) {
-			return Endpoint{}, reset.FieldError("ALIBABA_CLOUD_REGION_ID", `must be a region id such as "cn-hangzhou" when EVENTBRIDGE_ENDPOINT is not set`)
-		}
-		ep.Host = cfg.AccountID + ".eventbridge." + cfg.RegionID + ".aliyuncs.com"
-	}
-	return ep, nil
+	return defaultedEndpoint(cfg.Endpoint, documentedEventBridgeDataHost, cfg.AccountID, cfg.RegionID,
+		func(account, region string) string { return account + ".eventbridge." + region + ".aliyuncs.com" })
 }
 
 // NewEventBus validates cfg and builds the publisher on the transport and
-// credentials of c. Its error names the variable at fault.
+// credentials of c. Its error names the field at fault.
 func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	ep, err := cfg.endpoint()
 	if err != nil {
@@ -143,7 +126,7 @@ func NewEventBus(c *Clients, cfg EventBusConfig) (*EventBus, error) {
 	}, nil
 }
 
-// Event is one outcome event. Source is always EventSource, and the bus
+// Event is one outcome event. Source is always eventSource, and the bus
 // extension is the EventBus's; Data is a JSON object and must hold no
 // password.
 type Event struct {
@@ -172,8 +155,16 @@ type wireEvent struct {
 // FailedEvent is an event that was not put on the bus.
 type FailedEvent struct {
 	ID   string
-	Code string // the service's ErrorCode, or "EventTooLarge" when refused here
+	Code string // the service's ErrorCode, or codeEventTooLarge or codeEventMalformed when refused here
 }
+
+// The codes of the events Publish refuses itself, before any call: one over
+// maxEventBytes, and one its encoding refuses (an id, type or subject
+// EventBridge would not take, data that is not JSON). No retry helps either.
+const (
+	codeEventTooLarge  = "EventTooLarge"
+	codeEventMalformed = "EventMalformed"
+)
 
 // PublishResult counts what Publish did.
 type PublishResult struct {
@@ -186,8 +177,9 @@ type PublishResult struct {
 }
 
 // Publish puts events on the bus in as few PutEvents calls as the limits
-// allow, in order. An event over MaxEventBytes is not sent and is reported
-// in Failed; so is an event the service refused in its EntryList. An error
+// allow, in order. An event over maxEventBytes or that cannot be encoded is
+// not sent and is reported in Failed, and the others go on; so is an event
+// the service refused in its EntryList. An error
 // means a call failed as a whole: the events of that call and of the calls
 // after it were not published (Published counts the ones that were).
 func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, error) {
@@ -220,18 +212,18 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 	for i, e := range events {
 		enc, err := b.encode(e)
 		if err != nil {
-			unsent(i)
-			return res, err
+			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventMalformed})
+			continue
 		}
-		if len(enc) > MaxEventBytes {
-			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: "EventTooLarge"})
+		if len(enc) > maxEventBytes {
+			res.Failed = append(res.Failed, FailedEvent{ID: e.ID, Code: codeEventTooLarge})
 			continue
 		}
 		sep := 0
 		if len(batch) > 0 {
 			sep = 1
 		}
-		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > MaxRequestBytes {
+		if len(batch) == MaxEventsPerRequest || size+sep+len(enc) > maxRequestBytes {
 			if err := flush(); err != nil {
 				unsent(i)
 				return res, err
@@ -250,13 +242,13 @@ func (b *EventBus) Publish(ctx context.Context, events []Event) (PublishResult, 
 }
 
 func (b *EventBus) encode(e Event) ([]byte, error) {
-	if !reEventID().MatchString(e.ID) {
+	if !reEventID.MatchString(e.ID) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: an event id must be 1 to 128 letters, digits and hyphens, a letter or digit first")
 	}
 	if len(e.Subject) > maxEventSubject {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: subject over %d characters", e.ID, maxEventSubject)
 	}
-	if !reEventType().MatchString(e.Type) {
+	if !reEventType.MatchString(e.Type) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: type must be 1 to 64 of [A-Za-z0-9:._-]", e.ID)
 	}
 	data := e.Data
@@ -267,7 +259,7 @@ func (b *EventBus) encode(e Event) ([]byte, error) {
 		return nil, reset.Errorf(reset.EInternal, "eventbridge PutEvents: event %s: data is not JSON", e.ID)
 	}
 	w := wireEvent{
-		ID: e.ID, Source: EventSource, Specversion: "1.0", Type: e.Type, Datacontenttype: eventDataType,
+		ID: e.ID, Source: eventSource, Specversion: "1.0", Type: e.Type, Datacontenttype: eventDataType,
 		Subject: e.Subject, Data: data, Bus: b.bus,
 	}
 	// time is required by the PutEvents reference.

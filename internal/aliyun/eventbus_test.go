@@ -154,10 +154,24 @@ func TestPublishRefusals(t *testing.T) {
 			{ID: "ok", Type: "bad type"},
 			{ID: "ok", Type: "pwreset:Rotation:Failed", Data: json.RawMessage(`{not json`)},
 		} {
-			_, err := bus.Publish(roleCtx(t), []aliyun.Event{e})
-			requireCode(t, leaks.Err(err), reset.EInternal)
+			res, err := bus.Publish(roleCtx(t), []aliyun.Event{e})
+			require.NoError(t, leaks.Err(err))
+			assert.Equal(t, []aliyun.FailedEvent{{ID: e.ID, Code: "EventMalformed"}}, res.Failed)
+			assert.Empty(t, res.Unsent)
 		}
 		assert.Equal(t, 0, countCalls(cloud, "PutEvents"), "a malformed event is refused before any call")
+	})
+
+	t.Run("ErrBadEventOthersSent", func(t *testing.T) {
+		before := len(cloud.PublishedEvents())
+		events := outcomeEvents(5, 10)
+		events[2].Type = "bad type"
+		res, err := bus.Publish(roleCtx(t), events)
+		require.NoError(t, leaks.Err(err))
+		assert.Equal(t, 4, res.Published, "every well-formed event is published")
+		assert.Equal(t, []aliyun.FailedEvent{{ID: events[2].ID, Code: "EventMalformed"}}, res.Failed)
+		assert.Empty(t, res.Unsent)
+		assert.Len(t, cloud.PublishedEvents(), before+4)
 	})
 }
 
@@ -171,9 +185,10 @@ func TestNewEventBus(t *testing.T) {
 		wantField string
 	}{
 		{"OKDefaultEndpoint", aliyun.EventBusConfig{AccountID: "1234567890123456", RegionID: "cn-hangzhou", BusName: "b1"}, ""},
-		{"ErrBusName", aliyun.EventBusConfig{Endpoint: "http://127.0.0.1:1", BusName: "-bad"}, "EVENT_BUS_NAME"},
-		{"ErrNoAccount", aliyun.EventBusConfig{RegionID: "cn-hangzhou", BusName: "b1"}, "FC_ACCOUNT_ID"},
-		{"ErrEndpoint", aliyun.EventBusConfig{Endpoint: "http://h/path", BusName: "b1"}, "EVENTBRIDGE_ENDPOINT"},
+		{"ErrBusName", aliyun.EventBusConfig{Endpoint: "http://127.0.0.1:1", BusName: "-bad"}, "BusName"},
+		{"ErrNoAccount", aliyun.EventBusConfig{RegionID: "cn-hangzhou", BusName: "b1"}, "AccountID"},
+		{"ErrNoRegion", aliyun.EventBusConfig{AccountID: "1234567890123456", BusName: "b1"}, "RegionID"},
+		{"ErrEndpoint", aliyun.EventBusConfig{Endpoint: "http://h/path", BusName: "b1"}, "Endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 )
 
 // Publisher implements reset.Publisher on an EventBus: the rotator's
-// outcome events become CloudEvents of source EventSource on the bus.
+// outcome events become CloudEvents of source eventSource on the bus.
 type Publisher struct {
 	bus *EventBus
 }
@@ -24,8 +24,8 @@ func NewPublisher(bus *EventBus) *Publisher { return &Publisher{bus: bus} }
 // failed call's error (throttling EThrottled, a lost connection
 // EUnavailable, a missing bus or permission as errors.go classifies it),
 // or, when only entries were refused, EThrottled if one of them was
-// throttled, else EUpstream; an event over MaxEventBytes is refused here
-// (EInternal: no retry makes it smaller).
+// throttled, else EUpstream; an event over maxEventBytes, or one that cannot
+// be encoded, is refused here (EInternal: no retry mends it).
 func (p *Publisher) Publish(ctx context.Context, events []reset.Event) ([]reset.Event, error) {
 	wire := make([]Event, 0, len(events))
 	byID := make(map[string]reset.Event, len(events))
@@ -78,11 +78,11 @@ func (p *Publisher) Publish(ctx context.Context, events []reset.Event) ([]reset.
 
 // entryCode classifies an EntryList ErrorCode. The entry codes are not
 // documented (docs/wire-facts.md: assumed): throttling is matched as in
-// errors.go, an event this package refused for its size is EInternal, and
-// anything else EUpstream, not retried.
+// errors.go, an event this package refused (its size, its encoding) is
+// EInternal, and anything else EUpstream, not retried.
 func entryCode(code string) reset.ErrorCode {
 	switch {
-	case code == "EventTooLarge":
+	case code == codeEventTooLarge, code == codeEventMalformed:
 		return reset.EInternal
 	case strings.HasPrefix(code, "Throttling"):
 		return reset.EThrottled

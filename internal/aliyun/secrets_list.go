@@ -13,10 +13,10 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// KMSPageSize is the PageSize of every ListSecrets and ListSecretVersionIds
+// kmsPageSize is the PageSize of every ListSecrets and ListSecretVersionIds
 // call: the largest both take ("Valid values: 1 to 100",
 // kms-20160120 v3.2.3 request comments).
-const KMSPageSize = 100
+const kmsPageSize = 100
 
 // SecretLister lists KMS secrets and their versions, and reads a secret's
 // metadata; it never reads a secret value. Make it with NewSecretLister.
@@ -79,7 +79,7 @@ func (l *SecretLister) ListSecrets(ctx context.Context, prefix string) ([]Secret
 		}
 		// The last page is the one that reaches TotalCount, or a short or
 		// empty one (a TotalCount that shrinks while paging must not loop).
-		if n < KMSPageSize || int(page)*KMSPageSize >= int(dara.Int32Value(body.TotalCount)) {
+		if n < kmsPageSize || int(page)*kmsPageSize >= int(dara.Int32Value(body.TotalCount)) {
 			return out, nil
 		}
 	}
@@ -92,7 +92,7 @@ func (l *SecretLister) listSecretsPage(ctx context.Context, page int32) (*kms.Li
 		return nil, err
 	}
 	defer c.cancel()
-	req := &kms.ListSecretsRequest{PageNumber: dara.Int32(page), PageSize: dara.Int32(KMSPageSize), FetchTags: dara.String("false")}
+	req := &kms.ListSecretsRequest{PageNumber: dara.Int32(page), PageSize: dara.Int32(kmsPageSize), FetchTags: dara.String("false")}
 	resp, err := l.client(c).ListSecretsWithOptions(req, runtimeOptions())
 	if err != nil {
 		return nil, kmsError(op, err)
@@ -125,7 +125,7 @@ func (l *SecretLister) ListVersions(ctx context.Context, name string, includeDep
 			return nil, err
 		}
 		req := &kms.ListSecretVersionIdsRequest{
-			SecretName: dara.String(name), PageNumber: dara.Int32(page), PageSize: dara.Int32(KMSPageSize),
+			SecretName: dara.String(name), PageNumber: dara.Int32(page), PageSize: dara.Int32(kmsPageSize),
 			IncludeDeprecated: dara.String("false"),
 		}
 		if includeDeprecated {
@@ -157,7 +157,7 @@ func (l *SecretLister) ListVersions(ctx context.Context, name string, includeDep
 				out = append(out, info)
 			}
 		}
-		if n < KMSPageSize || int(page)*KMSPageSize >= int(dara.Int32Value(resp.Body.TotalCount)) {
+		if n < kmsPageSize || int(page)*kmsPageSize >= int(dara.Int32Value(resp.Body.TotalCount)) {
 			return out, nil
 		}
 	}

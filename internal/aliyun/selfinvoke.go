@@ -17,9 +17,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -27,35 +25,35 @@ import (
 	"github.com/pwreset/pwreset/internal/reset"
 )
 
-// MaxAsyncPayload is the largest payload of an asynchronous invocation:
+// maxAsyncPayload is the largest payload of an asynchronous invocation:
 // 128 KB (Function Compute 3.0 limits, "Payload size of an asynchronous
 // invocation request"; 256 KB only by ticket).
-const MaxAsyncPayload = 128 << 10
+const maxAsyncPayload = 128 << 10
 
-// FCVersion is Function Compute 3.0's API version.
-const FCVersion = "2023-03-30"
+// fcVersion is Function Compute 3.0's API version.
+const fcVersion = "2023-03-30"
 
 // fcInvokeAction is InvokeFunction's action name, a package constant so the
 // RAM policy test derives fc:InvokeFunction from the call.
 const fcInvokeAction = "InvokeFunction"
 
 var (
-	reFunctionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,127}$`) })
-	reAccountID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,32}$`) })
-	reQualifier    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`) })
-	reTaskID       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,127}$`) })
+	reFunctionName = newPattern(`^[A-Za-z_][A-Za-z0-9_-]*$`, 128)
+	reAccountID    = newPattern(`^[0-9]+$`, 32)
+	reQualifier    = newPattern(`^[A-Za-z0-9_.-]+$`, 128)
+	reTaskID       = newPattern(`^[A-Za-z_][A-Za-z0-9_-]*$`, 128)
 )
 
 // SelfInvokeConfig names the function and where its API is.
 type SelfInvokeConfig struct {
-	// Endpoint (FUNCTION_COMPUTE_ENDPOINT) is host[:port] or a URL, like the
-	// other endpoints. Empty means <AccountID>.<RegionID>.fc.aliyuncs.com.
+	// Endpoint is host[:port] or a URL, like the other endpoints. Empty
+	// means <AccountID>.<RegionID>.fc.aliyuncs.com.
 	Endpoint string
-	// AccountID (FC_ACCOUNT_ID, or the FC context's account) and RegionID
-	// (FC_REGION) make the default endpoint; required when Endpoint is empty.
+	// AccountID and RegionID make the default endpoint; required when
+	// Endpoint is empty (the FC context's account and region win per call).
 	AccountID string
 	RegionID  string
-	// FunctionName (FC_FUNCTION_NAME) is the function to invoke: itself.
+	// FunctionName is the function to invoke: itself.
 	FunctionName string
 	// Qualifier is the version or alias to invoke; empty is LATEST.
 	Qualifier string
@@ -72,7 +70,7 @@ type SelfInvoker struct {
 }
 
 // NewSelfInvoker validates cfg and builds the invoker on the transport and
-// credentials of c. Its error names the variable at fault.
+// credentials of c. Its error names the field at fault.
 func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	ep, err := cfg.endpoint()
 	if err != nil {
@@ -88,7 +86,7 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 	}
 	cl, err := openapi.NewClient(oc)
 	if err != nil {
-		return nil, &reset.Error{Code: reset.EInvalid, Field: "FUNCTION_COMPUTE_ENDPOINT", Message: "cannot build the Function Compute client", Err: err}
+		return nil, &reset.Error{Code: reset.EInvalid, Field: "Endpoint", Message: "cannot build the Function Compute client", Err: err}
 	}
 	return &SelfInvoker{
 		base:      cl,
@@ -100,7 +98,8 @@ func NewSelfInvoker(c *Clients, cfg SelfInvokeConfig) (*SelfInvoker, error) {
 }
 
 // CheckSelfInvokeConfig checks cfg by NewSelfInvoker's rules, calling
-// nothing; its error names the variable at fault.
+// nothing; its error is a *reset.Error whose Field names the
+// SelfInvokeConfig field at fault (internal/config maps it to its variable).
 func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
 	_, err := cfg.endpoint()
 	return err
@@ -108,28 +107,41 @@ func CheckSelfInvokeConfig(cfg SelfInvokeConfig) error {
 
 // endpoint returns the checked endpoint of cfg.
 func (cfg SelfInvokeConfig) endpoint() (Endpoint, error) {
-	if !reFunctionName().MatchString(cfg.FunctionName) {
-		return Endpoint{}, reset.FieldError("FC_FUNCTION_NAME", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
+	if !reFunctionName.MatchString(cfg.FunctionName) {
+		return Endpoint{}, reset.FieldError("FunctionName", "must be a function name: a letter or _ first, then letters, digits, _ or -, at most 128")
 	}
-	if cfg.Qualifier != "" && !reQualifier().MatchString(cfg.Qualifier) {
+	if cfg.Qualifier != "" && !reQualifier.MatchString(cfg.Qualifier) {
 		return Endpoint{}, reset.FieldError("Qualifier", "must be a version or alias name")
 	}
-	ep, rule := parseEndpoint(cfg.Endpoint, documentedFCHost)
+	return defaultedEndpoint(cfg.Endpoint, documentedFCHost, cfg.AccountID, cfg.RegionID, fcHost)
+}
+
+// fcHost is Function Compute 3.0's public endpoint of account in region.
+func fcHost(account, region string) string { return account + "." + region + ".fc.aliyuncs.com" }
+
+// defaultedEndpoint parses raw by the endpoint rules (parseEndpoint), with
+// HTTPS when it names no scheme; empty, the host is host(accountID,
+// regionID), which then must both be well formed. Its error is a
+// *reset.Error whose Field is the config struct's: Endpoint, AccountID or
+// RegionID.
+func defaultedEndpoint(raw string, documented func(string) bool, accountID, regionID string, host func(account, region string) string) (Endpoint, error) {
+	ep, rule := parseEndpoint(raw, documented)
 	if rule != "" {
-		return Endpoint{}, reset.FieldError("FUNCTION_COMPUTE_ENDPOINT", "%s", rule)
+		return Endpoint{}, reset.FieldError("Endpoint", "%s", rule)
 	}
 	if ep.Protocol == "" {
 		ep.Protocol = "https"
 	}
-	if ep.Host == "" {
-		if !reAccountID().MatchString(cfg.AccountID) {
-			return Endpoint{}, reset.FieldError("FC_ACCOUNT_ID", "must be the account id (digits) when FUNCTION_COMPUTE_ENDPOINT is not set")
-		}
-		if !reset.ValidRegionID(cfg.RegionID) {
-			return Endpoint{}, reset.FieldError("FC_REGION", `must be a region id such as "cn-hangzhou" when FUNCTION_COMPUTE_ENDPOINT is not set`)
-		}
-		ep.Host = cfg.AccountID + "." + cfg.RegionID + ".fc.aliyuncs.com"
+	if ep.Host != "" {
+		return ep, nil
 	}
+	if !reAccountID.MatchString(accountID) {
+		return Endpoint{}, reset.FieldError("AccountID", "must be the account id (digits) when no endpoint is given")
+	}
+	if !reset.ValidRegionID(regionID) {
+		return Endpoint{}, reset.FieldError("RegionID", `must be a region id such as "cn-hangzhou" when no endpoint is given`)
+	}
+	ep.Host = host(accountID, regionID)
 	return ep, nil
 }
 
@@ -151,14 +163,14 @@ func (c Continuer) Continue(ctx context.Context, payload []byte) error {
 // InvokeAsync queues payload as an asynchronous invocation of the function
 // and returns the request id FC gave it. taskID, when set, is sent as
 // x-fc-async-task-id (FC accepts it only where asynchronous tasks are
-// enabled; assumed to be refused otherwise). A payload over MaxAsyncPayload
+// enabled; assumed to be refused otherwise). A payload over maxAsyncPayload
 // is EInvalid before any call. The payload is never part of an error.
 func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID string) (string, error) {
 	const op = fcInvokeAction
-	if len(payload) > MaxAsyncPayload {
-		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), MaxAsyncPayload)
+	if len(payload) > maxAsyncPayload {
+		return "", reset.Errorf(reset.EInvalid, "fc %s: payload is %d bytes, over the %d-byte limit of an asynchronous invocation", op, len(payload), maxAsyncPayload)
 	}
-	if taskID != "" && !reTaskID().MatchString(taskID) {
+	if taskID != "" && !reTaskID.MatchString(taskID) {
 		return "", reset.FieldError("taskID", "must start with a letter or _ and hold only letters, digits, _ and -, at most 128")
 	}
 	c, err := s.caller.begin(ctx, op)
@@ -172,13 +184,13 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	function := s.function
 	if f, ok := reset.FunctionOf(ctx); ok {
 		// What Function Compute tells the invocation (fccontext) wins over
-		// the environment read at start, where it is well formed; an
-		// endpoint given in FUNCTION_COMPUTE_ENDPOINT is kept as given.
-		if reFunctionName().MatchString(f.Name) {
+		// the configuration read at start, where it is well formed; a
+		// configured Endpoint is kept as given.
+		if reFunctionName.MatchString(f.Name) {
 			function = f.Name
 		}
-		if s.derived && reAccountID().MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
-			cl.Endpoint = dara.String(f.AccountID + "." + f.Region + ".fc.aliyuncs.com")
+		if s.derived && reAccountID.MatchString(f.AccountID) && reset.ValidRegionID(f.Region) {
+			cl.Endpoint = dara.String(fcHost(f.AccountID, f.Region))
 		}
 	}
 
@@ -192,9 +204,9 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 	}
 	params := &openapi.Params{
 		Action:      dara.String(fcInvokeAction),
-		Version:     dara.String(FCVersion),
+		Version:     dara.String(fcVersion),
 		Protocol:    dara.String("HTTPS"), // the client's protocol, from the endpoint, wins
-		Pathname:    dara.String("/" + FCVersion + "/functions/" + url.PathEscape(function) + "/invocations"),
+		Pathname:    dara.String("/" + fcVersion + "/functions/" + url.PathEscape(function) + "/invocations"),
 		Method:      dara.String("POST"),
 		AuthType:    dara.String("AK"),
 		Style:       dara.String("ROA"),
@@ -206,7 +218,7 @@ func (s *SelfInvoker) InvokeAsync(ctx context.Context, payload []byte, taskID st
 		return "", fcError(op, err)
 	}
 	id := headerValue(res["headers"], "x-fc-request-id")
-	if !reRequestID().MatchString(id) {
+	if !reRequestID.MatchString(id) {
 		id = ""
 	}
 	return id, nil

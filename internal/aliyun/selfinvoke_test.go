@@ -188,10 +188,10 @@ func TestNewSelfInvoker(t *testing.T) {
 		wantField string
 	}{
 		{"OKDefaultEndpoint", aliyun.SelfInvokeConfig{AccountID: "1234567890123456", RegionID: "cn-hangzhou", FunctionName: "pwreset"}, ""},
-		{"ErrFunctionName", aliyun.SelfInvokeConfig{Endpoint: "http://127.0.0.1:1", FunctionName: "1bad"}, "FC_FUNCTION_NAME"},
-		{"ErrNoAccount", aliyun.SelfInvokeConfig{RegionID: "cn-hangzhou", FunctionName: "pwreset"}, "FC_ACCOUNT_ID"},
-		{"ErrNoRegion", aliyun.SelfInvokeConfig{AccountID: "1234567890123456", FunctionName: "pwreset"}, "FC_REGION"},
-		{"ErrEndpoint", aliyun.SelfInvokeConfig{Endpoint: "ftp://x", FunctionName: "pwreset"}, "FUNCTION_COMPUTE_ENDPOINT"},
+		{"ErrFunctionName", aliyun.SelfInvokeConfig{Endpoint: "http://127.0.0.1:1", FunctionName: "1bad"}, "FunctionName"},
+		{"ErrNoAccount", aliyun.SelfInvokeConfig{RegionID: "cn-hangzhou", FunctionName: "pwreset"}, "AccountID"},
+		{"ErrNoRegion", aliyun.SelfInvokeConfig{AccountID: "1234567890123456", FunctionName: "pwreset"}, "RegionID"},
+		{"ErrEndpoint", aliyun.SelfInvokeConfig{Endpoint: "ftp://x", FunctionName: "pwreset"}, "Endpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

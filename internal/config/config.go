@@ -22,42 +22,42 @@ const (
 	EnvCloudSSOEndpoint       = "CLOUDSSO_ENDPOINT"
 	EnvBaaSEndpoint           = "BAAS_ENDPOINT"
 	EnvKMSEncryptionKeyID     = "KMS_ENCRYPTION_KEY_ID"
-	EnvKMSInstanceID          = "KMS_INSTANCE_ID"
-	EnvSecretNamePrefix       = "SECRET_NAME_PREFIX"
-	EnvPasswordLength         = "PASSWORD_LENGTH"
-	EnvPasswordExclude        = "PASSWORD_EXCLUDE"
+	envKMSInstanceID          = "KMS_INSTANCE_ID"
+	envSecretNamePrefix       = "SECRET_NAME_PREFIX"
+	envPasswordLength         = "PASSWORD_LENGTH"
+	envPasswordExclude        = "PASSWORD_EXCLUDE"
 	EnvAllowedDirectoryIDs    = "ALLOWED_DIRECTORY_IDS"
 	EnvAllowedOrganizationIDs = "ALLOWED_ORGANIZATION_IDS"
 	EnvRegionID               = "ALIBABA_CLOUD_REGION_ID"
 	EnvMaxInFlight            = "MAX_IN_FLIGHT"
-	EnvMaxAttempts            = "MAX_ATTEMPTS"
-	EnvLogLevel               = "LOG_LEVEL"
+	envMaxAttempts            = "MAX_ATTEMPTS"
+	envLogLevel               = "LOG_LEVEL"
 	// EnvEventBusName, when set, turns on the outcome events: the custom
 	// EventBridge bus they are put on. EnvEventBridgeEndpoint overrides the
 	// data API's endpoint, <account>.eventbridge.<region>.aliyuncs.com.
 	EnvEventBusName        = "EVENT_BUS_NAME"
 	EnvEventBridgeEndpoint = "EVENTBRIDGE_ENDPOINT"
-	EnvMaxPasswordAgeDays  = "MAX_PASSWORD_AGE_DAYS"
+	envMaxPasswordAgeDays  = "MAX_PASSWORD_AGE_DAYS"
 
-	// EnvFCRegion is set by Function Compute itself in every instance; Load
+	// envFCRegion is set by Function Compute itself in every instance; Load
 	// falls back to it when ALIBABA_CLOUD_REGION_ID is empty.
-	EnvFCRegion = "FC_REGION"
-	// EnvFCAccountID is the account id Function Compute sets in every
+	envFCRegion = "FC_REGION"
+	// envFCAccountID is the account id Function Compute sets in every
 	// instance ("FC_ACCOUNT_ID: the user ID", FC's "Configure environment
 	// variables", https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables);
 	// the default EventBridge endpoint needs it.
-	EnvFCAccountID = "FC_ACCOUNT_ID"
-	// EnvFCFunctionName is the function's name, which Function Compute sets
+	envFCAccountID = "FC_ACCOUNT_ID"
+	// envFCFunctionName is the function's name, which Function Compute sets
 	// in every instance ("FC_FUNCTION_NAME", the same page); set, runs
 	// longer than one chunk continue in asynchronous invocations of it
 	// (InvokeFunction at FC_ACCOUNT_ID.FC_REGION.fc.aliyuncs.com). Unset
 	// (the CLI, a local run), every run finishes in its invocation.
-	EnvFCFunctionName = "FC_FUNCTION_NAME"
-	// EnvFunctionComputeEndpoint overrides the Function Compute endpoint of
+	envFCFunctionName = "FC_FUNCTION_NAME"
+	// envFunctionComputeEndpoint overrides the Function Compute endpoint of
 	// those invocations.
-	EnvFunctionComputeEndpoint = "FUNCTION_COMPUTE_ENDPOINT"
+	envFunctionComputeEndpoint = "FUNCTION_COMPUTE_ENDPOINT"
 
-	// EnvDebug is read by the Alibaba Cloud SDKs themselves, at package
+	// envDebug is read by the Alibaba Cloud SDKs themselves, at package
 	// initialisation (github.com/alibabacloud-go/debug's Init): "tea" or
 	// "dara" in it makes tea v1.5.3 (tea/tea.go, dara/core.go) print every
 	// request URL and header to stdout, and CloudSSO's ResetUserPassword
@@ -66,9 +66,9 @@ const (
 	// requests and the STS answer, which holds an AccessKey secret and a
 	// security token. Load refuses such a value so that no invocation runs,
 	// and nothing is sent, while it is set.
-	EnvDebug = "DEBUG"
+	envDebug = "DEBUG"
 
-	// EnvGoDebug is read by the Go runtime and standard library.
+	// envGoDebug is read by the Go runtime and standard library.
 	// net/http's bundled HTTP/2 client (src/net/http/h2_bundle.go, Go 1.26)
 	// logs every request line and header to stderr when the raw value
 	// contains "http2debug=1", and every frame, bodies included, with
@@ -78,7 +78,7 @@ const (
 	// crypto/tls setting logs: http2client, http2server, httpmuxgo121,
 	// httplaxcontentlength, httpcookiemaxnum, tlsrsakex, tls3des, tlsmlkem,
 	// tlsunsafeekm and the others change behaviour only (docs/endpoints.md).
-	EnvGoDebug = "GODEBUG"
+	envGoDebug = "GODEBUG"
 )
 
 // Variables lists every variable a deployment may set for pwreset, in the
@@ -89,25 +89,25 @@ var Variables = []string{
 	EnvCloudSSOEndpoint,
 	EnvBaaSEndpoint,
 	EnvKMSEncryptionKeyID,
-	EnvKMSInstanceID,
-	EnvSecretNamePrefix,
-	EnvPasswordLength,
+	envKMSInstanceID,
+	envSecretNamePrefix,
+	envPasswordLength,
 	EnvAllowedDirectoryIDs,
 	EnvAllowedOrganizationIDs,
 	EnvRegionID,
-	EnvPasswordExclude,
+	envPasswordExclude,
 	EnvMaxInFlight,
-	EnvMaxAttempts,
-	EnvLogLevel,
+	envMaxAttempts,
+	envLogLevel,
 	EnvEventBusName,
 	EnvEventBridgeEndpoint,
-	EnvMaxPasswordAgeDays,
-	EnvFunctionComputeEndpoint,
+	envMaxPasswordAgeDays,
+	envFunctionComputeEndpoint,
 }
 
-// PlatformVariables lists the variables Load reads that Function Compute sets
+// platformVariables lists the variables Load reads that Function Compute sets
 // in every instance; a deployment does not set them.
-var PlatformVariables = []string{EnvFCRegion, EnvFCAccountID, EnvFCFunctionName, EnvDebug, EnvGoDebug}
+var platformVariables = []string{envFCRegion, envFCAccountID, envFCFunctionName, envDebug, envGoDebug}
 
 // sdkDebugFlags are the DEBUG entries that turn on the SDKs' request dumps:
 // every debug.Init flag in tea v1.5.3, darabonba-openapi v2.1.13 and
@@ -117,13 +117,13 @@ var sdkDebugFlags = []string{"tea", "dara", "credential"}
 // Bounds of the operational knobs; their defaults are reset's
 // (reset.DefaultMaxInFlight, reset.DefaultMaxAttempts).
 const (
-	// MaxInFlightLimit and MaxAttemptsLimit bound the operational knobs: more
+	// maxInFlightLimit and maxAttemptsLimit bound the operational knobs: more
 	// parallel calls only earn more throttling, and more attempts outlive the
 	// function's timeout.
-	MaxInFlightLimit = 32
-	MaxAttemptsLimit = 10
-	// MaxPasswordAgeDaysLimit is ten years: any longer age is no policy.
-	MaxPasswordAgeDaysLimit = 3650
+	maxInFlightLimit = 32
+	maxAttemptsLimit = 10
+	// maxPasswordAgeDaysLimit is ten years: any longer age is no policy.
+	maxPasswordAgeDaysLimit = 3650
 )
 
 // Config is pwreset's configuration. The zero value is not valid; use Load.
@@ -153,24 +153,25 @@ type Config struct {
 	AllowedDirectoryIDs    []string
 	AllowedOrganizationIDs []string
 
-	MaxInFlight int // targets rotated at once, 1 to MaxInFlightLimit
-	MaxAttempts int // tries per throttled or unavailable call, 1 to MaxAttemptsLimit
+	MaxInFlight int // targets rotated at once, 1 to maxInFlightLimit
+	MaxAttempts int // tries per throttled or unavailable call, 1 to maxAttemptsLimit
 
 	// MaxPasswordAgeDays makes the sweep report a password older than
-	// this many days, 1 to MaxPasswordAgeDaysLimit; 0 (unset) reports none.
+	// this many days, 1 to maxPasswordAgeDaysLimit; 0 (unset) reports none.
 	MaxPasswordAgeDays int
 
 	LogLevel slog.Level
 
 	// EventBus is where the outcome events go; an empty BusName publishes
 	// none. Its fields are EVENT_BUS_NAME, EVENTBRIDGE_ENDPOINT,
-	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig.
+	// FC_ACCOUNT_ID and RegionID, checked by aliyun.CheckEventBusConfig,
+	// whose errors name the field; Load reports the variable.
 	EventBus aliyun.EventBusConfig
 
 	// SelfInvoke is where a continued run's chunks are queued; an empty
 	// FunctionName (FC_FUNCTION_NAME unset) continues none. Its fields are
 	// FC_FUNCTION_NAME, FUNCTION_COMPUTE_ENDPOINT, FC_ACCOUNT_ID and
-	// FC_REGION, checked by aliyun.CheckSelfInvokeConfig.
+	// FC_REGION, checked by aliyun.CheckSelfInvokeConfig, as EventBus is.
 	SelfInvoke aliyun.SelfInvokeConfig
 }
 
@@ -194,23 +195,23 @@ func Load(getenv func(string) string) (Config, error) {
 		CloudSSOEndpoint:       l.endpoint(EnvCloudSSOEndpoint, aliyun.ServiceCloudSSO),
 		BaaSEndpoint:           l.endpoint(EnvBaaSEndpoint, aliyun.ServiceBaaS),
 		KMSEncryptionKeyID:     l.keyID(EnvKMSEncryptionKeyID),
-		KMSInstanceID:          l.instanceID(EnvKMSInstanceID),
-		SecretNamePrefix:       l.prefix(EnvSecretNamePrefix),
-		PasswordLength:         l.integer(EnvPasswordLength, reset.DefaultPasswordLength, reset.MinPasswordLength, reset.MaxPasswordLength),
-		PasswordExclude:        l.exclude(EnvPasswordExclude),
+		KMSInstanceID:          l.instanceID(envKMSInstanceID),
+		SecretNamePrefix:       l.prefix(envSecretNamePrefix),
+		PasswordLength:         l.integer(envPasswordLength, reset.DefaultPasswordLength, reset.MinPasswordLength, reset.MaxPasswordLength),
+		PasswordExclude:        l.exclude(envPasswordExclude),
 		AllowedDirectoryIDs:    l.list(EnvAllowedDirectoryIDs, reset.KindCloudSSO, reset.ValidDirectoryID),
 		AllowedOrganizationIDs: l.list(EnvAllowedOrganizationIDs, reset.KindFabric, reset.ValidOrganizationID),
-		MaxInFlight:            l.integer(EnvMaxInFlight, reset.DefaultMaxInFlight, 1, MaxInFlightLimit),
-		MaxAttempts:            l.integer(EnvMaxAttempts, reset.DefaultMaxAttempts, 1, MaxAttemptsLimit),
-		LogLevel:               l.logLevel(EnvLogLevel),
-		MaxPasswordAgeDays:     l.integer(EnvMaxPasswordAgeDays, 0, 1, MaxPasswordAgeDaysLimit),
+		MaxInFlight:            l.integer(EnvMaxInFlight, reset.DefaultMaxInFlight, 1, maxInFlightLimit),
+		MaxAttempts:            l.integer(envMaxAttempts, reset.DefaultMaxAttempts, 1, maxAttemptsLimit),
+		LogLevel:               l.logLevel(envLogLevel),
+		MaxPasswordAgeDays:     l.integer(envMaxPasswordAgeDays, 0, 1, maxPasswordAgeDaysLimit),
 	}
 	c.RegionID = l.region(c)
 	c.EventBus = l.eventBus(c.RegionID)
 	c.SelfInvoke = l.selfInvoke()
 	l.password(&c)
-	l.noSDKDebug(EnvDebug)
-	l.noHTTP2Debug(EnvGoDebug)
+	l.noSDKDebug(envDebug)
+	l.noHTTP2Debug(envGoDebug)
 	if len(l.errs) > 0 {
 		return Config{}, errors.Join(l.errs...)
 	}
@@ -369,19 +370,19 @@ func (l *loader) password(c *Config) {
 	}
 	c.PasswordExclude = ""
 	if class := p.EmptyClass(); class != "" {
-		l.fail(EnvPasswordExclude, "excludes every %s character", class)
+		l.fail(envPasswordExclude, "excludes every %s character", class)
 		return
 	}
-	field, fixes := EnvPasswordLength, []string{}
+	field, fixes := envPasswordLength, []string{}
 	if n := p.LengthFor(reset.MinPasswordEntropyBits); n <= reset.MaxPasswordLength {
-		fixes = append(fixes, fmt.Sprintf("set %s to at least %d", EnvPasswordLength, n))
+		fixes = append(fixes, fmt.Sprintf("set %s to at least %d", envPasswordLength, n))
 	}
 	if p.Exclude != "" {
-		field = EnvPasswordExclude
+		field = envPasswordExclude
 		fixes = append(fixes, "exclude fewer characters")
 	}
 	l.fail(field, "with %s %d and %s leaving %d characters, a generated password has %.1f bits of entropy, fewer than the %d required: %s",
-		EnvPasswordLength, p.Length, EnvPasswordExclude, p.AlphabetSize(), math.Floor(p.EntropyBits()*10)/10,
+		envPasswordLength, p.Length, envPasswordExclude, p.AlphabetSize(), math.Floor(p.EntropyBits()*10)/10,
 		reset.MinPasswordEntropyBits, strings.Join(fixes, ", or "))
 }
 
@@ -418,7 +419,7 @@ func (l *loader) list(name string, kind reset.Kind, valid func(string) bool) []s
 
 // eventBus reads the outcome events' bus. Unset, nothing is published and
 // the endpoint and account are not read; set, the adapter's rules apply
-// (aliyun.CheckEventBusConfig), naming the variable at fault.
+// (aliyun.CheckEventBusConfig).
 func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 	c := aliyun.EventBusConfig{BusName: l.get(EnvEventBusName)}
 	if c.BusName == "" {
@@ -427,14 +428,10 @@ func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 		}
 		return c
 	}
-	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvEventBridgeEndpoint), l.get(EnvFCAccountID), region
-	if err := aliyun.CheckEventBusConfig(c); err != nil {
-		var re *reset.Error
-		if errors.As(err, &re) && re.Field != "" {
-			l.fail(re.Field, "%s", re.Message)
-		} else {
-			l.fail(EnvEventBusName, "%s", err)
-		}
+	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvEventBridgeEndpoint), l.get(envFCAccountID), region
+	if l.adapterError(aliyun.CheckEventBusConfig(c), EnvEventBusName, map[string]string{
+		"BusName": EnvEventBusName, "Endpoint": EnvEventBridgeEndpoint, "AccountID": envFCAccountID, "RegionID": EnvRegionID,
+	}) {
 		return aliyun.EventBusConfig{}
 	}
 	return c
@@ -443,24 +440,39 @@ func (l *loader) eventBus(region string) aliyun.EventBusConfig {
 // selfInvoke reads where a run's chunks go. FC_FUNCTION_NAME unset: runs
 // are not continued, and FUNCTION_COMPUTE_ENDPOINT alone is refused.
 func (l *loader) selfInvoke() aliyun.SelfInvokeConfig {
-	c := aliyun.SelfInvokeConfig{FunctionName: l.get(EnvFCFunctionName)}
+	c := aliyun.SelfInvokeConfig{FunctionName: l.get(envFCFunctionName)}
 	if c.FunctionName == "" {
-		if l.get(EnvFunctionComputeEndpoint) != "" {
-			l.fail(EnvFunctionComputeEndpoint, "is set but %s is not: runs continue only in a named function", EnvFCFunctionName)
+		if l.get(envFunctionComputeEndpoint) != "" {
+			l.fail(envFunctionComputeEndpoint, "is set but %s is not: runs continue only in a named function", envFCFunctionName)
 		}
 		return c
 	}
-	c.Endpoint, c.AccountID, c.RegionID = l.get(EnvFunctionComputeEndpoint), l.get(EnvFCAccountID), l.get(EnvFCRegion)
-	if err := aliyun.CheckSelfInvokeConfig(c); err != nil {
-		var re *reset.Error
-		if errors.As(err, &re) && re.Field != "" {
-			l.fail(re.Field, "%s", re.Message)
-		} else {
-			l.fail(EnvFCFunctionName, "%s", err)
-		}
+	c.Endpoint, c.AccountID, c.RegionID = l.get(envFunctionComputeEndpoint), l.get(envFCAccountID), l.get(envFCRegion)
+	if l.adapterError(aliyun.CheckSelfInvokeConfig(c), envFCFunctionName, map[string]string{
+		"FunctionName": envFCFunctionName, "Endpoint": envFunctionComputeEndpoint, "AccountID": envFCAccountID, "RegionID": envFCRegion,
+	}) {
 		return aliyun.SelfInvokeConfig{}
 	}
 	return c
+}
+
+// adapterError reports err, an adapter's check of a struct filled from the
+// environment, under the variable that fills the field at fault: vars maps
+// the struct's field names to variables, and an error naming no field of
+// it is reported under fallback. It says whether there was an error.
+func (l *loader) adapterError(err error, fallback string, vars map[string]string) bool {
+	if err == nil {
+		return false
+	}
+	var re *reset.Error
+	if errors.As(err, &re) {
+		if v, ok := vars[re.Field]; ok {
+			l.fail(v, "%s", re.Message)
+			return true
+		}
+	}
+	l.fail(fallback, "%s", err)
+	return true
 }
 
 func (l *loader) logLevel(name string) slog.Level {
@@ -487,7 +499,7 @@ func (l *loader) region(c Config) string {
 	v := l.get(EnvRegionID)
 	name := EnvRegionID
 	if v == "" {
-		v, name = l.get(EnvFCRegion), EnvFCRegion
+		v, name = l.get(envFCRegion), envFCRegion
 	}
 	if v == "" {
 		if c.KMSEndpoint.Host == "" {

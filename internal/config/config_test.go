@@ -289,6 +289,8 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrFCNoAccount", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_REGION": "cn-hangzhou"}), "FC_ACCOUNT_ID", "account id"},
 		{"ErrFCAccountNotDigits", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_REGION": "cn-hangzhou", "FC_ACCOUNT_ID": "acct-1"}), "FC_ACCOUNT_ID", "digits"},
 		{"ErrFCNoRegion", withAll(map[string]string{"FC_FUNCTION_NAME": "pwreset", "FC_ACCOUNT_ID": "123456"}), "FC_REGION", "region id"},
+		{"ErrEventBusNoRegion", map[string]string{"KMS_ENDPOINT": "http://127.0.0.1:1", "KMS_ENCRYPTION_KEY_ID": "alias/pwreset", "EVENT_BUS_NAME": "b", "FC_ACCOUNT_ID": "123456"},
+			"ALIBABA_CLOUD_REGION_ID", "region id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package reset
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -82,8 +81,7 @@ func (r *Rotator) runSelector(ctx context.Context, req Request) ([]Result, error
 // targets once a result says every later one would fail the same way.
 func (r *Rotator) fanout(ctx context.Context, req Request, targets []Target, stop *stopper) []Result {
 	out := make([]Result, len(targets))
-	slots := make(chan struct{}, r.cfg.MaxInFlight)
-	var wg sync.WaitGroup
+	slots := newSlots(r.cfg.MaxInFlight)
 	for i, t := range targets {
 		in := rotation{
 			target:     t,
@@ -91,35 +89,25 @@ func (r *Rotator) fanout(ctx context.Context, req Request, targets []Target, sto
 			versionID:  VersionID(req.IdempotencyKey, t),
 			dryRun:     req.DryRun,
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			// Whether or not a slot was taken, the target is not started.
-			select {
-			case <-slots:
-			default:
-			}
-			out[i] = r.logResult(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", ctx.Err()))
+		if err := slots.acquire(ctx); err != nil {
+			out[i] = r.logResult(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", err))
 			continue
 		}
 		if e := stop.err(); e != nil {
-			<-slots
+			slots.release()
 			res := in.result(StatusSkipped)
 			res.Err = e
 			out[i] = r.logResult(ctx, in, r.clock.Now(), res)
 			continue
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
+		slots.start(func() {
 			out[i] = r.runOne(ctx, in)
 			if stop != nil {
 				stop.observe(out[i])
 			}
 		})
 	}
-	wg.Wait()
+	slots.wait()
 	// Every answer is decided: publish the outcomes, once per target,
 	// before the answer goes back (events.go). It never changes them.
 	r.publish(ctx, r.outcomeEvents(req, out))

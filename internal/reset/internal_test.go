@@ -2,6 +2,7 @@ package reset
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -72,4 +73,40 @@ func TestRedact(t *testing.T) {
 	clean := &Error{Code: EUpstream, Message: "refused"}
 	assert.Same(t, clean, redact(clean, pw))
 	assert.Nil(t, redact(nil, pw))
+}
+
+// TestSlotsAcquire: a done context takes no slot, even a free one, and never
+// takes back the slot of a goroutine still running (whose release would then
+// block for ever).
+func TestSlotsAcquire(t *testing.T) {
+	cases := []struct {
+		name    string
+		held    int // slots taken before the call
+		cancel  bool
+		wantErr error
+		wantLen int // slots taken after the call
+	}{
+		{"OKFree", 0, false, nil, 1},
+		{"ErrCancelledWithFreeSlot", 0, true, context.Canceled, 0},
+		{"ErrCancelledWhileFull", 1, true, context.Canceled, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSlots(1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range tc.held {
+				require.NoError(t, s.acquire(ctx))
+			}
+			if tc.cancel {
+				cancel()
+			}
+			err := s.acquire(ctx)
+			assert.ErrorIs(t, err, tc.wantErr)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tc.wantLen, len(s.free), "slots held")
+		})
+	}
 }

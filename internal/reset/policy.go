@@ -86,7 +86,7 @@ func (p PasswordPolicy) Meet(rules DirectoryRules) (PasswordPolicy, error) {
 		}
 		q.Length = max(q.Length, d)
 		if n := q.AlphabetSize(); q.Length > n {
-			return conflict("MinPasswordDifferentChars", "a password of %d different characters needs %d characters to draw from, and PASSWORD_EXCLUDE leaves %d",
+			return conflict("MinPasswordDifferentChars", "a password of %d different characters needs %d characters to draw from, and the excluded characters leave %d",
 				q.Length, q.Length, n)
 		}
 	}

@@ -53,6 +53,10 @@ func TestValidVersionID(t *testing.T) {
 		{"pwreset-0123456789ABCDEF0123456789abcdef", false},
 		{"v1", false},
 		{"", false},
+		{"pwreset-0123456789abcdef0123456789abcde", false},   // 31 digits
+		{"pwreset-0123456789abcdef0123456789abcdef0", false}, // 33 digits
+		{"pwreset-0123456789abcdef0123456789abcdeg", false},
+		{"xpwreset-0123456789abcdef0123456789abcdef", false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, reset.ValidVersionID(tt.in), "ValidVersionID(%q)", tt.in)

@@ -36,12 +36,12 @@ import (
 // run.
 const DefaultChunkTargets = 100
 
-// MaxContinuationBody bounds a continuation's signed body, so that its event
+// maxContinuationBody bounds a continuation's signed body, so that its event
 // (the body in base64, 4/3 of it, and the signature) stays under the
 // 128,000 bytes the handler admits of an event and Function Compute's
 // 128 KB asynchronous payload. A run's remaining ids are carried while they
 // fit; beyond, the selector (or the prefix) and a cursor are.
-const MaxContinuationBody = 90_000
+const maxContinuationBody = 90_000
 
 // signingKeyName is the secret, under the prefix, whose ACSCurrent version
 // holds the key continuations are signed with. It is no secret name a
@@ -211,7 +211,7 @@ func (st *runState) count(results []Result) {
 // cursor alone (the next chunk re-lists).
 func (st *runState) carry(rest []string) {
 	st.IDs, st.Listed = rest, true
-	if b, _ := json.Marshal(st); len(b) > MaxContinuationBody {
+	if b, _ := json.Marshal(st); len(b) > maxContinuationBody {
 		st.IDs, st.Listed = nil, false
 	}
 }
@@ -249,7 +249,7 @@ func (st *runState) carryBatch(rest []Target) bool {
 		st.Batch[i].IDs = append(st.Batch[i].IDs, k)
 	}
 	b, err := json.Marshal(st)
-	return err == nil && len(b) <= MaxContinuationBody
+	return err == nil && len(b) <= maxContinuationBody
 }
 
 // batchTargets returns the targets a batch's continuation carries.

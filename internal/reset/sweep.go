@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -66,8 +65,7 @@ func (r *Rotator) sweep(ctx context.Context, req Request) ([]Result, error) {
 // sweepNames sweeps the secrets names, at most MaxInFlight at once, and
 // returns one Result per name, in order.
 func (r *Rotator) sweepNames(ctx context.Context, req Request, names []string) []Result {
-	slots := make(chan struct{}, r.cfg.MaxInFlight)
-	var wg sync.WaitGroup
+	slots := newSlots(r.cfg.MaxInFlight)
 	results := make([]Result, len(names))
 	for i, name := range names {
 		if !strings.HasPrefix(name, r.cfg.SecretPrefix) {
@@ -76,25 +74,14 @@ func (r *Rotator) sweepNames(ctx context.Context, req Request, names []string) [
 			results[i] = Result{Status: StatusDrift, SecretName: name, Drift: DriftForeign}
 			continue
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			select {
-			case <-slots:
-			default:
-			}
+		if err := slots.acquire(ctx); err != nil {
 			results[i] = Result{Status: StatusSkipped, SecretName: name,
-				Err: &Error{Code: EUnavailable, Message: "the invocation was cancelled before this secret was swept", Err: ctx.Err()}}
+				Err: &Error{Code: EUnavailable, Message: "the invocation was cancelled before this secret was swept", Err: err}}
 			continue
 		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			results[i] = r.sweepOne(ctx, name, req.DryRun)
-		})
+		slots.start(func() { results[i] = r.sweepOne(ctx, name, req.DryRun) })
 	}
-	wg.Wait()
+	slots.wait()
 	// The rotations the sweep tried to finish have outcomes; its reports on
 	// the secrets it left alone have none (outcomeEvents), nor has a secret
 	// it could not look at (no version: the run's event counts it).
