@@ -317,7 +317,6 @@ func (c *testCloud) stagedVersion(t reset.Target, stage string) (string, bool) {
 	return v.VersionID, ok
 }
 
-
 // checkI1Now is CheckI1 without waiting for the cloud to be quiet.
 func (c *testCloud) checkI1Now(prefix string, t reset.Target) error {
 	pw, ok := c.inEffect(t)
