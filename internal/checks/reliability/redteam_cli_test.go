@@ -330,3 +330,43 @@ func (c *testCloud) checkI1Now(prefix string, t reset.Target) error {
 	}
 	return errors.New(t.Key() + ": I1: neither ACSCurrent nor ACSPending holds the password in effect")
 }
+
+// TestCLINeverTouchesRunSecrets has the function run a selector of two
+// chunks (it creates the signing key and the run's record), then runs the
+// CLI through a selector of more than a chunk, a long batch, the sweep and
+// status: the CLI makes no call on the runs' secrets, so the Deny that
+// docs/operations.md gives operators costs the CLI nothing.
+func TestCLINeverTouchesRunSecrets(t *testing.T) {
+	s := MustRunStack(t, 120)
+	a, err := s.in.Invoke(t, []byte(selectAll))
+	require.NoError(t, err)
+	require.True(t, a.Responses[0].Accepted)
+	s.MustFinish(t, 2)
+	_, ok := s.cloud.Secret(reset.DefaultSecretPrefix + "_run-signing-key")
+	require.True(t, ok, "the function's run left no signing key")
+	before := len(s.cloud.Calls())
+	for _, args := range [][]string{
+		{"rotate", selectAll},
+		{"rotate", batchFor(s.users...)},
+		{"sweep"},
+		{"status", s.users[0].SecretName(reset.DefaultSecretPrefix)},
+	} {
+		r := runCLI(t, s.cloud, nil, args...)
+		require.Equal(t, 0, r.code, "%s: %s", args[0], r.stderr)
+	}
+	calls := s.cloud.Calls()[before:]
+	resets := 0
+	for _, call := range calls {
+		require.True(t, fromCLI(call), "%s came from the function", call.Action)
+		if call.Action == "ResetUserPassword" {
+			resets++
+		}
+		for k, v := range call.Params {
+			assert.NotContains(t, v, "_run-", "%s %s=%s: the CLI touched a run secret", call.Action, k, v)
+		}
+	}
+	assert.GreaterOrEqual(t, resets, 2*len(s.users), "the CLI rotated every user twice")
+	for _, u := range s.users {
+		require.NoError(t, s.cloud.CheckCurrent(reset.DefaultSecretPrefix, u))
+	}
+}
