@@ -23,7 +23,9 @@ var (
 
 // armRunFaults arms, from rng, faults on the roll-forward's reset and
 // promote: throttling, a 5xx, a lost answer after the call applied, and a
-// reset applied only after its client gave up. It returns what it armed.
+// slow call (applied 1.5 s late, within the client's timeout: a call
+// applied after its client gave up is TestFaultMatrix's applied-late
+// column). It returns what it armed.
 func armRunFaults(c *testCloud, rng *rand.Rand) []string {
 	var armed []string
 	for _, action := range []string{"ResetUserPassword", "UpdateSecretVersionStage"} {
@@ -44,7 +46,7 @@ func armRunFaults(c *testCloud, rng *rand.Rand) []string {
 			armed = append(armed, action+" answer lost")
 		case 3:
 			c.ApplyLate(action, 1, 1500*time.Millisecond)
-			armed = append(armed, action+" applied late")
+			armed = append(armed, action+" slow")
 		default:
 			armed = append(armed, action+" clean")
 		}
@@ -86,7 +88,7 @@ func (s *runStack) requireRunInvariants(tb testing.TB, step string) (finished in
 // TestRedTeamSweepKilledWithFaults leaves every account of a directory
 // with an unfinished rotation (a long batch whose promotes are refused),
 // then sweeps: the sweep is a run of two chunks whose roll-forwards meet
-// throttling, 5xx answers, lost answers and late resets on their reset and
+// throttling, 5xx answers, lost answers and slow calls on their reset and
 // promote, and whose instance is killed (SIGKILL) at a random call; FC
 // redelivers the chunk to a new instance. After each step I1 holds for
 // every account and I2 for every finished one; a second sweep finishes
