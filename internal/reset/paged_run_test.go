@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,4 +174,62 @@ func continuationBody(t *testing.T, payload []byte) string {
 	b, err := base64.StdEncoding.DecodeString(ev.Continuation)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestChunksSizedByTime: a chunk hands out targets for ChunkTime, by the
+// rotator's clock, and hands the rest on; the next chunk covers about as
+// many as the last one did per second of its time.
+func TestChunksSizedByTime(t *testing.T) {
+	cases := []struct {
+		name     string
+		perReset time.Duration // each reset's own time, on the fake clock
+		want     []int         // resets per chunk
+	}{
+		// 100 ms a target, one at a time, 1 s a chunk: 10 per chunk.
+		{"OK_SlowTargetsStopAtTheChunksTime", 100 * time.Millisecond, []int{10, 10, 10, 10, 10}},
+		// 1 ms a target: the first chunk's 100 take 0.1 s, so the next
+		// one takes up to 4 × ChunkTargets, all that is left.
+		{"OK_FastTargetsMakeLargerChunks", time.Millisecond, []int{100, 150}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const users = 250
+			cont, done := &fakeContinuer{}, &countCompleted{}
+			e := MustEnv(t, func(c *reset.Config) {
+				c.ChunkTime, c.MaxInFlight = time.Second, 1
+			}, func(d *reset.Deps) {
+				d.Listers = map[reset.Kind]reset.Lister{reset.KindCloudSSO: fakeLister{users}}
+				d.Continuer, d.Completed = cont, done
+			})
+			e.SSO.Before = func(context.Context, reset.Target, string) error {
+				e.Clock.Advance(tc.perReset)
+				return nil
+			}
+			ctx, cancel := deadline(e)
+			defer cancel()
+			_, err := e.Rotator.Rotate(ctx, selectRequest())
+			require.NoError(t, err)
+			var got []int
+			for len(got) < 2*users {
+				cont.mu.Lock()
+				if len(cont.queued) == 0 {
+					cont.mu.Unlock()
+					break
+				}
+				p := cont.queued[0]
+				cont.queued = cont.queued[1:]
+				cont.mu.Unlock()
+				before := e.Rec.Count("ResetPassword")
+				_, err := e.Rotator.Rotate(ctx, chunkRequest(t, p))
+				require.NoError(t, err)
+				got = append(got, e.Rec.Count("ResetPassword")-before)
+			}
+			require.GreaterOrEqual(t, len(got), len(tc.want))
+			assert.Equal(t, tc.want, got[:len(tc.want)], "resets per chunk")
+			require.Len(t, done.got, 1)
+			assert.Equal(t, users, done.got[0].Rotated, "every account once")
+			assert.Equal(t, users, done.got[0].Matched)
+			assert.NotContains(t, e.LogLines.String(), `"status":"skipped"`, "targets past the chunk's time are handed on, not skipped")
+		})
+	}
 }

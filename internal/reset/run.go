@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Runs longer than one invocation (DESIGN.md, "Requests beyond single
@@ -30,11 +31,24 @@ import (
 // chain a retried first request started again, finishes the same
 // rotations and gives no account a second password.
 
-// DefaultChunkTargets is how many accounts (or secrets) one chunk covers:
-// at DefaultMaxInFlight, about five rounds of four calls, a few seconds of
-// work, so that a caller of the single instance never waits long behind a
-// run.
+// DefaultChunkTargets is how many accounts (or secrets) a run may hold and
+// still run in one invocation, and how many the first chunk of a continued
+// run covers: at DefaultMaxInFlight, about five rounds of four calls.
 const DefaultChunkTargets = 100
+
+// DefaultChunkTime is how long a chunk hands out targets: "a few seconds of
+// work" (issue 13), so that a caller of the single instance never waits
+// long behind a run, whatever a target costs (about 10 ms of the binding
+// quota for an existing secret, 100 ms for a first rotation: CreateSecret's
+// 10/s). Once it is up, the chunk starts no more targets, lets those in
+// flight finish, and hands the rest on. Each chunk after the first covers
+// about as many targets as the chunk before it did per second, times
+// ChunkTime (chunkSize), so that it lists, and carries, little more than it
+// does.
+const DefaultChunkTime = 2 * time.Second
+
+// maxChunkFactor bounds a chunk at this many times Config.ChunkTargets.
+const maxChunkFactor = 4
 
 // MaxContinuationBody bounds a continuation's signed body, so that its event
 // (the body in base64, 4/3 of it, and the signature) stays under the
@@ -128,6 +142,9 @@ type runState struct {
 	Chunk   int        `json:"chunk"`
 	Counts  RunSummary `json:"counts"`
 	Blocked int        `json:"blocked,omitempty"`
+	// PerSecond is how many targets the last chunk did per second of its
+	// own time: the next chunk's size (chunkSize).
+	PerSecond float64 `json:"perSecond,omitempty"`
 }
 
 // chunked reports whether a run of n items under ctx is cut into chunks.
@@ -445,7 +462,7 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 	switch {
 	case batch != nil:
 	case st.Paged && st.Kind == "select":
-		if rest, tokens, more, err = r.pageKeys(ctx, run, &st, min(r.cfg.ChunkTargets, max(st.Total-st.Counts.Matched, 0))); err != nil {
+		if rest, tokens, more, err = r.pageKeys(ctx, run, &st, min(r.chunkSize(st), max(st.Total-st.Counts.Matched, 0))); err != nil {
 			return nil, err
 		}
 	default:
@@ -463,12 +480,14 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		// since are not this run's.
 		rest = rest[:min(len(rest), max(st.Total-st.Counts.Matched, 0))]
 	}
-	n := min(max(len(rest), len(batch)), r.cfg.ChunkTargets)
+	n := min(max(len(rest), len(batch)), r.chunkSize(st))
 	// The hand-on must fit after the chunk.
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if end, ok := r.stepEnd(ctx, 2); ok {
 		cctx, cancel = context.WithDeadline(ctx, end)
 	}
+	began := r.clock.Now()
+	cctx = withHandOutEnd(cctx, began.Add(r.cfg.ChunkTime))
 	var results []Result
 	var keys []string
 	var stopped *Error
@@ -487,6 +506,9 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 	}
 	st.count(results[:done])
 	st.Chunk++
+	if took := r.clock.Now().Sub(began); took > 0 && done > 0 {
+		st.PerSecond = float64(done) / took.Seconds()
+	}
 	left := max(len(rest), len(batch)) - done
 	if more && st.Counts.Matched < st.Total {
 		left++ // at least: the pages after this chunk's are not read yet
@@ -532,6 +554,33 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 	r.writeRecord(ctx, runRecord{RunID: st.RunID, HandedOn: st.Chunk + 1})
 	r.log.LogAttrs(ctx, slog.LevelInfo, "run progress", progress...)
 	return info, nil
+}
+
+// chunkSize is how many targets the next chunk of st takes at most: as many
+// as the chunk before did per second, times ChunkTime, and a quarter more,
+// at least MaxInFlight (so that every slot has work) and at most
+// maxChunkFactor times ChunkTargets (and MaxTargets); ChunkTargets for the
+// first chunk. The chunk's time still decides where it stops (handOutEnd).
+func (r *Rotator) chunkSize(st runState) int {
+	if st.PerSecond <= 0 {
+		return r.cfg.ChunkTargets
+	}
+	n := int(st.PerSecond*r.cfg.ChunkTime.Seconds()*1.25) + 1
+	return min(max(n, r.cfg.MaxInFlight), maxChunkFactor*r.cfg.ChunkTargets, MaxTargets)
+}
+
+type handOutKey struct{}
+
+// withHandOutEnd returns a context under which fanout starts no target
+// once end has passed (by the Rotator's clock): a chunk's time is up.
+func withHandOutEnd(ctx context.Context, end time.Time) context.Context {
+	return context.WithValue(ctx, handOutKey{}, end)
+}
+
+// handOutEnd is the time withHandOutEnd set on ctx, if any.
+func handOutEnd(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(handOutKey{}).(time.Time)
+	return t, ok
 }
 
 // runRecordPrefix starts, after the secret prefix, the name of each
