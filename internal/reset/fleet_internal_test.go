@@ -174,3 +174,27 @@ func TestSequentialPacerPacesAListing(t *testing.T) {
 		})
 	}
 }
+
+func TestPacerCutsToWhatTheAPIGranted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		oks  int
+		want float64
+	}{
+		// 30 calls started in the last second, 12 answered: the API
+		// granted 12, so the pace lands under 12, not under 30.
+		{"OK_GrantedBelowSent", 12, 12 * paceCut},
+		// Too few answers to tell what was granted: the calls sent decide.
+		{"OK_FewAnswersUseTheCallsSent", paceBurst - 1, 30 * paceCut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := newTestPacer()
+			tks := burst(p, 30)
+			for _, tk := range tks[:tc.oks] {
+				p.answered(tk, true, false)
+			}
+			p.answered(tks[tc.oks], true, true)
+			assert.InDelta(t, tc.want, p.pace(), 1e-9)
+		})
+	}
+}

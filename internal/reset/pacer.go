@@ -32,7 +32,9 @@ const (
 // in flight counts: a lone call's throttling is not this instance's
 // crowding, and its own backoff spaces its retries. Calls go unpaced until
 // such an answer comes while at least paceBurst calls started in the last
-// second; then they are paced at paceCut times the rate they were sent at.
+// second; then they are paced at paceCut times the rate they were sent at,
+// or the rate the API granted (the answers of the last second that were
+// not throttled, once there are paceBurst of them) if that is lower.
 // Each further such answer cuts the pace again by paceCut (once per round:
 // an answer to a call sent before the latest cut does not cut again, as it
 // was sent at the old pace), and each other
@@ -68,6 +70,7 @@ type pacer struct {
 	lastWait time.Time
 	flying   int         // calls sent and not yet answered
 	starts   []time.Time // of the calls of the last second, oldest first
+	oks      []time.Time // of the answers of the last second that were not throttled, oldest first
 }
 
 func newPacer(c Clock) *pacer { return &pacer{clock: c} }
@@ -153,13 +156,36 @@ func (p *pacer) answered(tk ticket, sent, throttled bool) {
 			}
 			rate = float64(len(p.starts)) // the calls of the last second
 		}
+		// What the API granted in the last second, when that is known and
+		// lower: the pace then lands just under the limit at once rather
+		// than after several cuts, each of which costs throttled calls.
+		if ok := p.recentOKs(); ok >= paceBurst && float64(ok) < rate {
+			rate = float64(ok)
+		}
 		p.cuts++
 		p.lastCut = p.clock.Now()
 		p.rate = max(rate*paceCut, paceMin)
-	case !throttled && p.rate > 0:
-		p.rate += paceGain / p.rate
+	case !throttled:
+		p.oks = append(p.oks[p.oldOKs():], p.clock.Now())
+		if p.rate > 0 {
+			p.rate += paceGain / p.rate
+		}
 	}
 }
+
+// oldOKs is how many of p.oks are older than a second. p.mu must be held.
+func (p *pacer) oldOKs() int {
+	now := p.clock.Now()
+	i := 0
+	for i < len(p.oks) && now.Sub(p.oks[i]) >= time.Second {
+		i++
+	}
+	return i
+}
+
+// recentOKs is how many answers of the last second were not throttled.
+// p.mu must be held.
+func (p *pacer) recentOKs() int { return len(p.oks) - p.oldOKs() }
 
 // pace returns the current pace, calls per second (0: unpaced); tests read it.
 func (p *pacer) pace() float64 {
