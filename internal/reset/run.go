@@ -737,7 +737,7 @@ func (r *Rotator) pageKeys(ctx context.Context, req Request, st *runState, n int
 	excluded, seen := set(req.Select.Exclude), map[string]bool{}
 	var keys, tokens []string
 	more, first, lost := false, true, false
-	// The hand-on must fit after the listing, and the chunk's first step.
+	// The listing ends two reserves early: the hand-on, and a step of work.
 	err := r.walk(ctx, lister, scope, *req.Select, st.Token, 2, func(token, next string, page []Account) bool {
 		if first && marks != nil {
 			ids := make([]string, len(page))
