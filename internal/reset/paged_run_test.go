@@ -233,3 +233,42 @@ func TestChunksSizedByTime(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepRunIsNotPaged: a sweep continued in chunks (no selector, no
+// lister) carries its names or cursor, never a listing's place, and ends
+// once with every secret looked at.
+func TestSweepRunIsNotPaged(t *testing.T) {
+	const users = 150
+	cont, done := &fakeContinuer{}, &countCompleted{}
+	e := MustEnv(t, nil, func(d *reset.Deps) {
+		d.Listers = map[reset.Kind]reset.Lister{reset.KindCloudSSO: newPageLister(users)}
+		d.Continuer, d.Completed = cont, done
+	})
+	ctx, cancel := deadline(e)
+	defer cancel()
+	for i := range users {
+		tg := reset.Target{Kind: reset.KindCloudSSO, DirectoryID: runDir, UserID: fmt.Sprintf("u-pagedfleetuser%08d", i)}
+		MustRotate(t, ctx, e, req(fmt.Sprintf("seed-%d", i), tg))
+	}
+	res, err := e.Rotator.Rotate(ctx, sweepReq("sweep-run", false))
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Equal(t, reset.StatusAccepted, res[0].Status)
+	for chunks := 0; ; chunks++ {
+		require.Less(t, chunks, 10)
+		cont.mu.Lock()
+		if len(cont.queued) == 0 {
+			cont.mu.Unlock()
+			break
+		}
+		p := cont.queued[0]
+		cont.queued = cont.queued[1:]
+		cont.mu.Unlock()
+		assert.NotContains(t, continuationBody(t, p), `"paged"`)
+		_, err := e.Rotator.Rotate(ctx, chunkRequest(t, p))
+		require.NoError(t, err)
+	}
+	require.Len(t, done.got, 1)
+	assert.Equal(t, users, done.got[0].Matched)
+	assert.Equal(t, users, done.got[0].Healthy)
+}

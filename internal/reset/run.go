@@ -164,8 +164,8 @@ func (r *Rotator) startRun(ctx context.Context, req Request, kind string, keys [
 		st.Scope, st.Select, st.MaxTargets = &scope, req.Select, req.MaxTargets
 	}
 	st.carry(keys)
-	if _, ok := r.listers[req.Targets[0].Kind].(PageLister); ok && kind == "select" && !st.Listed {
-		st.Paged = true
+	if kind == "select" && !st.Listed {
+		_, st.Paged = r.listers[req.Targets[0].Kind].(PageLister)
 	}
 	return r.launch(ctx, st)
 }
