@@ -95,11 +95,43 @@ func (f SSOUserFilter) validate() error {
 
 // ListSSOUsers returns every user of directoryID that matches f, following
 // NextToken until IsTruncated is false. A token the service repeats, or more
-// than maxListPages pages, is an upstream failure rather than a loop.
+// than maxListPages pages, is an upstream failure rather than a loop. Each
+// page is one call, not retried here (reset's rotator lists page by page
+// with ListSSOUsersPage, and retries and paces each page itself).
 func (d *Directory) ListSSOUsers(ctx context.Context, directoryID string, f SSOUserFilter) ([]SSOUser, error) {
 	const op = "ListUsers"
+	var out []SSOUser
+	seen := map[string]bool{}
+	token := ""
+	for page := 0; ; page++ {
+		if page == maxListPages {
+			return nil, reset.Errorf(reset.EUpstream, "cloudsso %s: more than %d pages", op, maxListPages)
+		}
+		users, next, err := d.ListSSOUsersPage(ctx, directoryID, f, token)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, users...)
+		if next == "" {
+			return out, nil
+		}
+		if seen[next] {
+			return nil, reset.Errorf(reset.EUpstream, "cloudsso %s: the service repeated a NextToken", op)
+		}
+		seen[next] = true
+		token = next
+	}
+}
+
+// ListSSOUsersPage returns one page of the users of directoryID that match
+// f: the page token names (the first page when empty), and the NextToken of
+// the page after it, empty at the last page (IsTruncated false). A token
+// must be passed with the filter it was issued for ("maintain the settings
+// of the other request parameters", ListUsers' NextToken); a token the
+// service refuses is EInvalid (InvalidParameter.NextToken, assumed code).
+func (d *Directory) ListSSOUsersPage(ctx context.Context, directoryID string, f SSOUserFilter, token string) ([]SSOUser, string, error) {
 	if err := f.validate(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req := &cloudsso.ListUsersRequest{
 		DirectoryId: dara.String(directoryID),
@@ -114,34 +146,27 @@ func (d *Directory) ListSSOUsers(ctx context.Context, directoryID string, f SSOU
 	if f.UserNamePrefix != "" {
 		req.Filter = dara.String("UserName sw " + f.UserNamePrefix)
 	}
-	var out []SSOUser
-	seen := map[string]bool{}
-	for page := 0; ; page++ {
-		if page == maxListPages {
-			return nil, reset.Errorf(reset.EUpstream, "cloudsso %s: more than %d pages", op, maxListPages)
-		}
-		body, err := d.listUsersPage(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range body.Users {
-			if u != nil {
-				out = append(out, SSOUser{
-					UserID: dara.StringValue(u.UserId), UserName: dara.StringValue(u.UserName),
-					Status: dara.StringValue(u.Status), ProvisionType: dara.StringValue(u.ProvisionType),
-				})
-			}
-		}
-		next := dara.StringValue(body.NextToken)
-		if !dara.BoolValue(body.IsTruncated) || next == "" {
-			return out, nil
-		}
-		if seen[next] {
-			return nil, reset.Errorf(reset.EUpstream, "cloudsso %s: the service repeated a NextToken", op)
-		}
-		seen[next] = true
-		req.NextToken = dara.String(next)
+	if token != "" {
+		req.NextToken = dara.String(token)
 	}
+	body, err := d.listUsersPage(ctx, req)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []SSOUser
+	for _, u := range body.Users {
+		if u != nil {
+			out = append(out, SSOUser{
+				UserID: dara.StringValue(u.UserId), UserName: dara.StringValue(u.UserName),
+				Status: dara.StringValue(u.Status), ProvisionType: dara.StringValue(u.ProvisionType),
+			})
+		}
+	}
+	next := dara.StringValue(body.NextToken)
+	if !dara.BoolValue(body.IsTruncated) {
+		next = ""
+	}
+	return out, next, nil
 }
 
 func (d *Directory) listUsersPage(ctx context.Context, req *cloudsso.ListUsersRequest) (*cloudsso.ListUsersResponseBody, error) {

@@ -17,22 +17,40 @@ func (d *Directory) Listers() map[reset.Kind]reset.Lister {
 	}
 }
 
+// ssoLister is reset's PageLister of a CloudSSO directory: the rotator
+// lists it page by page (ListPage), retrying and pacing each page.
 type ssoLister struct{ d *Directory }
 
+var _ reset.PageLister = ssoLister{}
+
+func ssoFilter(sel reset.Selector) SSOUserFilter {
+	return SSOUserFilter{Status: sel.Status, ProvisionType: sel.ProvisionType, UserNamePrefix: sel.UserNamePrefix}
+}
+
 func (l ssoLister) ListAccounts(ctx context.Context, scope reset.Target, sel reset.Selector) ([]reset.Account, error) {
-	users, err := l.d.ListSSOUsers(ctx, scope.DirectoryID, SSOUserFilter{
-		Status: sel.Status, ProvisionType: sel.ProvisionType, UserNamePrefix: sel.UserNamePrefix,
-	})
+	users, err := l.d.ListSSOUsers(ctx, scope.DirectoryID, ssoFilter(sel))
 	if err != nil {
 		return nil, err
 	}
+	return ssoAccounts(scope, users), nil
+}
+
+func (l ssoLister) ListPage(ctx context.Context, scope reset.Target, sel reset.Selector, token string) (reset.AccountPage, error) {
+	users, next, err := l.d.ListSSOUsersPage(ctx, scope.DirectoryID, ssoFilter(sel), token)
+	if err != nil {
+		return reset.AccountPage{}, err
+	}
+	return reset.AccountPage{Accounts: ssoAccounts(scope, users), Next: next}, nil
+}
+
+func ssoAccounts(scope reset.Target, users []SSOUser) []reset.Account {
 	out := make([]reset.Account, len(users))
 	for i, u := range users {
 		t := scope
 		t.UserID = u.UserID
 		out[i] = reset.Account{Target: t, UserName: u.UserName, Status: u.Status, ProvisionType: u.ProvisionType}
 	}
-	return out, nil
+	return out
 }
 
 type fabricLister struct{ d *Directory }

@@ -38,11 +38,12 @@ func NewLogger(w io.Writer, level slog.Leveler, attrs ...slog.Attr) *slog.Logger
 }
 
 // New builds the handler cfg describes, cfg as config.Load checked it: the
-// cloud adapters, each service paced while it throttles (reset.Pace; the
-// time budget is in internal/reset/budget.go), the CloudSSO directories'
-// password rules, the outcome events' publisher when EVENT_BUS_NAME is set,
-// the rotator and the handler. It makes no network call, so a cold start stays fast. Its error
-// is a programmer's: a Config that Load did not make.
+// cloud adapters, each API paced while it throttles (reset.Pace and
+// reset.PaceListers: one pacer per API, as the quotas are per API; the time
+// budget is in internal/reset/budget.go), the CloudSSO directories' password
+// rules, the outcome events' publisher when EVENT_BUS_NAME is set, the
+// rotator and the handler. It makes no network call, so a cold start stays
+// fast. Its error is a programmer's: a Config that Load did not make.
 func New(cfg config.Config, deps Deps) (*handler.Handler, error) {
 	op, err := NewOperator(cfg, deps)
 	if err != nil {
@@ -77,8 +78,9 @@ func NewOperator(cfg config.Config, deps Deps) (*Operator, error) {
 	}
 	clock := reset.SystemClock{}
 	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
+	listers := reset.PaceListers(aliyun.NewDirectory(clients).Listers(), clock)
 	rdeps := reset.Deps{Clock: clock, Logger: logger, Policies: clients.Policies(),
-		Listers: aliyun.NewDirectory(clients).Listers(),
+		Listers: listers,
 		Secrets: aliyun.NewSecretLister(clients).SweepLister(),
 	}
 	if cfg.EventBus.BusName != "" {

@@ -93,6 +93,13 @@ func (r *Rotator) fanout(ctx context.Context, req Request, targets []Target, sto
 			out[i] = r.logResult(ctx, in, r.clock.Now(), in.skipped("the invocation was cancelled before this target started", err))
 			continue
 		}
+		if end, ok := handOutEnd(ctx); ok && i > 0 && !r.clock.Now().Before(end) {
+			// A chunk's time is up (run.go): the rest is the next chunk's,
+			// not started and not answered here.
+			slots.release()
+			out = out[:i]
+			break
+		}
 		if e := stop.err(); e != nil {
 			slots.release()
 			res := in.result(StatusSkipped)

@@ -64,6 +64,79 @@ type Lister interface {
 	ListAccounts(ctx context.Context, scope Target, sel Selector) ([]Account, error)
 }
 
+// PageLister is a Lister that also lists one page at a time (CloudSSO
+// ListUsers: NextToken, MaxResults ≤ 100): the rotator then reads the pages
+// itself, each one call it retries and paces (a throttled page no longer
+// fails the listing), and a continued run carries the token of the page it
+// is in instead of listing again from the start (run.go).
+type PageLister interface {
+	Lister
+	// ListPage returns the page token names ("" for the first) and the
+	// token of the next page ("" after the last). A token the service no
+	// longer takes is EInvalid.
+	ListPage(ctx context.Context, scope Target, sel Selector, token string) (AccountPage, error)
+}
+
+// AccountPage is one page of a listing.
+type AccountPage struct {
+	Accounts []Account
+	Next     string
+}
+
+// maxListPages bounds a listing, so that a service that kept answering with
+// new tokens could not keep an invocation busy: MaxSelectTargets accounts
+// at CloudSSO's 100 per page (internal/aliyun, ListUsersPageSize).
+const maxListPages = MaxSelectTargets / 100
+
+// walk lists scope's accounts from the page of token on, and gives visit
+// each page with the token that names it, until visit returns false or the
+// last page is given; next is the token of the page after ("" at the
+// last). Each page is one call retried as a step (retry:
+// throttled tries bounded by time, before the n steps after it); a lister
+// that does not list by page is one such call, given as the page "". A
+// token the lister repeats, or more than maxListPages pages, is EUpstream.
+func (r *Rotator) walk(ctx context.Context, lister Lister, scope Target, sel Selector, token string, after int,
+	visit func(token, next string, accounts []Account) bool) error {
+	end, bounded := r.stepEnd(ctx, after)
+	pages, ok := lister.(PageLister)
+	if !ok {
+		var accounts []Account
+		err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+			var err error
+			accounts, err = lister.ListAccounts(ctx, scope, sel)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		visit("", "", accounts)
+		return nil
+	}
+	seen := map[string]bool{token: true}
+	for n := 0; ; n++ {
+		if n == maxListPages {
+			return Errorf(EUpstream, "listing %s: more than %d pages", scope.Kind, maxListPages)
+		}
+		var page AccountPage
+		err := r.retry(ctx, end, bounded, func(ctx context.Context) error {
+			var err error
+			page, err = pages.ListPage(ctx, scope, sel, token)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if !visit(token, page.Next, page.Accounts) || page.Next == "" {
+			return nil
+		}
+		if seen[page.Next] {
+			return Errorf(EUpstream, "listing %s: the service repeated a page token", scope.Kind)
+		}
+		seen[page.Next] = true
+		token = page.Next
+	}
+}
+
 // RunSummary is what a run (a selector, a sweep, or a continued run) came
 // to, for the pwreset:Run:Completed notification.
 type RunSummary struct {
@@ -246,19 +319,34 @@ func (r *Rotator) expand(ctx context.Context, req Request) ([]Target, error) {
 	if lister == nil {
 		return nil, FieldError("select", "is not enabled for target %q in this deployment", scope.Kind)
 	}
-	accounts, err := lister.ListAccounts(ctx, scope, *req.Select)
+	var accounts []Account
+	// The hand-on of a run (one step) must fit after the listing.
+	err := r.walk(ctx, lister, scope, *req.Select, "", 1, func(_, _ string, page []Account) bool {
+		accounts = append(accounts, page...)
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	excluded := set(req.Select.Exclude)
-	seen := map[string]bool{}
+	out := selected(req, accounts, set(req.Select.Exclude), map[string]bool{})
+	if len(out) > req.MaxTargets {
+		return nil, FieldError("maxTargets", "the selector matches %d accounts, more than maxTargets %d: nothing was reset", len(out), req.MaxTargets)
+	}
+	return out, nil
+}
+
+// selected returns the listed accounts in req's set as the targets of the
+// run, in the order listed, each carrying the request's options, less any
+// in seen (which it adds them to).
+func selected(req Request, accounts []Account, excluded, seen map[string]bool) []Target {
+	scope := req.Targets[0]
+	s := specOf(scope.Kind)
 	var out []Target
 	for _, a := range accounts {
 		if !req.Select.matches(a, excluded, scope) {
 			continue
 		}
 		t := scope
-		s := specOf(t.Kind)
 		*s.ids[1].get(&t) = *s.ids[1].get(&a.Target)
 		if t.Validate() != nil || seen[t.Key()] {
 			// An id the service lists but no request could name is not
@@ -268,10 +356,7 @@ func (r *Rotator) expand(ctx context.Context, req Request) ([]Target, error) {
 		seen[t.Key()] = true
 		out = append(out, t)
 	}
-	if len(out) > req.MaxTargets {
-		return nil, FieldError("maxTargets", "the selector matches %d accounts, more than maxTargets %d: nothing was reset", len(out), req.MaxTargets)
-	}
-	return out, nil
+	return out
 }
 
 // stopper stops a run at the first answer that every later target would

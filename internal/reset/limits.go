@@ -58,9 +58,13 @@ type Config struct {
 	// MaxPasswordAge, when set, makes the sweep report a secret whose
 	// ACSCurrent version is older (MAX_PASSWORD_AGE_DAYS); 0 reports none.
 	MaxPasswordAge time.Duration
-	// ChunkTargets is how many accounts or secrets one chunk of a
-	// continued run covers (run.go); default DefaultChunkTargets.
+	// ChunkTargets is how many accounts or secrets a run may hold and
+	// still run in its invocation, and how many its first chunk covers
+	// (run.go); default DefaultChunkTargets.
 	ChunkTargets int
+	// ChunkTime is how long a chunk of a continued run hands out targets
+	// (run.go: chunks are sized by time); default DefaultChunkTime.
+	ChunkTime time.Duration
 }
 
 // rePrefix is the character set of KMS secret names: letters, digits and

@@ -248,7 +248,7 @@ func TestPacedServicesPassCallsThrough(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _ := newTestPacer()
 			rs := &recordingStore{err: tc.err}
-			s := paceStore(rs, p)
+			s := pacedStore{next: rs, create: p, put: p, read: p, stage: p}
 			assert.ErrorIs(t, s.CreateSecret(ctx, "n", "v", nil), tc.err)
 			assert.ErrorIs(t, s.PutVersion(ctx, "n", "v", nil, []string{StagePending}), tc.err)
 			v, err := s.GetVersion(ctx, "n", "v")
@@ -261,7 +261,7 @@ func TestPacedServicesPassCallsThrough(t *testing.T) {
 			assert.ErrorIs(t, s.Describe(ctx, "n"), tc.err)
 			assert.Equal(t, []string{"CreateSecret", "PutVersion", "GetVersion", "GetStaged", "Promote", "Describe"}, rs.calls)
 			checked := false
-			c := pacedCheckingResetter{pacedResetter: pacedResetter{p: p}, check: checkerFunc(func(context.Context, Target) error { checked = true; return tc.err })}
+			c := pacedCheckingResetter{pacedResetter: pacedResetter{p: p}, p: p, check: checkerFunc(func(context.Context, Target) error { checked = true; return tc.err })}
 			assert.ErrorIs(t, c.CheckAccount(ctx, Target{}), tc.err)
 			assert.True(t, checked)
 

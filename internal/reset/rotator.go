@@ -188,6 +188,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxBackoff", &c.MaxBackoff, defaultMaxBackoff},
 		{"StepReserve", &c.StepReserve, defaultStepReserve},
 		{"MaxPasswordAge", &c.MaxPasswordAge, 0},
+		{"ChunkTime", &c.ChunkTime, DefaultChunkTime},
 	} {
 		if *d.d < 0 {
 			return c, fmt.Errorf("%s must not be negative", d.name)

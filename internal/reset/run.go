@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Runs longer than one invocation (DESIGN.md, "Requests beyond single
@@ -30,11 +31,24 @@ import (
 // chain a retried first request started again, finishes the same
 // rotations and gives no account a second password.
 
-// DefaultChunkTargets is how many accounts (or secrets) one chunk covers:
-// at DefaultMaxInFlight, about five rounds of four calls, a few seconds of
-// work, so that a caller of the single instance never waits long behind a
-// run.
+// DefaultChunkTargets is how many accounts (or secrets) a run may hold and
+// still run in one invocation, and how many the first chunk of a continued
+// run covers: at DefaultMaxInFlight, about five rounds of four calls.
 const DefaultChunkTargets = 100
+
+// DefaultChunkTime is how long a chunk hands out targets: "a few seconds of
+// work" (issue 13), so that a caller of the single instance never waits
+// long behind a run, whatever a target costs (about 10 ms of the binding
+// quota for an existing secret, 100 ms for a first rotation: CreateSecret's
+// 10/s). Once it is up, the chunk starts no more targets, lets those in
+// flight finish, and hands the rest on. Each chunk after the first covers
+// about as many targets as the chunk before it did per second, times
+// ChunkTime (chunkSize), so that it lists, and carries, little more than it
+// does.
+const DefaultChunkTime = 2 * time.Second
+
+// maxChunkFactor bounds a chunk at this many times Config.ChunkTargets.
+const maxChunkFactor = 4
 
 // maxContinuationBody bounds a continuation's signed body, so that its event
 // (the body in base64, 4/3 of it, and the signature) stays under the
@@ -116,10 +130,21 @@ type runState struct {
 	Batch      []scopeIDs `json:"batch,omitempty"` // what remains of a batch, by scope
 	Listed     bool       `json:"listed"`          // IDs holds all that remains (else: re-list, after After)
 	After      string     `json:"after,omitempty"` // cursor: everything up to it, in sorted order, is done
-	Total      int        `json:"total"`
-	Chunk      int        `json:"chunk"`
-	Counts     RunSummary `json:"counts"`
-	Blocked    int        `json:"blocked,omitempty"`
+	// Paged (a selector run whose lister lists by page, and whose ids do
+	// not fit): the listing's position is carried instead, the token of
+	// the page the run is in (Token, "" for the first) and the last
+	// account done on it (After, "" for none), in the order listed; a
+	// chunk lists only the pages of its own accounts (pageKeys).
+	Paged   bool       `json:"paged,omitempty"`
+	Token   string     `json:"token,omitempty"`
+	Anchors []string   `json:"anchors,omitempty"` // Paged: the last accounts done before After, oldest first
+	Total   int        `json:"total"`
+	Chunk   int        `json:"chunk"`
+	Counts  RunSummary `json:"counts"`
+	Blocked int        `json:"blocked,omitempty"`
+	// PerSecond is how many targets the last chunk did per second of its
+	// own time: the next chunk's size (chunkSize).
+	PerSecond float64 `json:"perSecond,omitempty"`
 }
 
 // chunked reports whether a run of n items under ctx is cut into chunks.
@@ -139,6 +164,9 @@ func (r *Rotator) startRun(ctx context.Context, req Request, kind string, keys [
 		st.Scope, st.Select, st.MaxTargets = &scope, req.Select, req.MaxTargets
 	}
 	st.carry(keys)
+	if kind == "select" && !st.Listed {
+		_, st.Paged = r.listers[req.Targets[0].Kind].(PageLister)
+	}
 	return r.launch(ctx, st)
 }
 
@@ -429,7 +457,15 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		return info, nil
 	}
 	var rest []string
-	if batch == nil {
+	var tokens []string // Paged: the token of each one's page
+	more := false       // Paged: the listing goes on past rest
+	switch {
+	case batch != nil:
+	case st.Paged && st.Kind == "select":
+		if rest, tokens, more, err = r.pageKeys(ctx, run, &st, min(r.chunkSize(st), max(st.Total-st.Counts.Matched, 0))); err != nil {
+			return nil, err
+		}
+	default:
 		if rest = st.IDs; !st.Listed {
 			if rest, err = r.runKeys(ctx, run); err != nil {
 				return nil, err
@@ -444,12 +480,14 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		// since are not this run's.
 		rest = rest[:min(len(rest), max(st.Total-st.Counts.Matched, 0))]
 	}
-	n := min(max(len(rest), len(batch)), r.cfg.ChunkTargets)
+	n := min(max(len(rest), len(batch)), r.chunkSize(st))
 	// The hand-on must fit after the chunk.
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if end, ok := r.stepEnd(ctx, 2); ok {
 		cctx, cancel = context.WithDeadline(ctx, end)
 	}
+	began := r.clock.Now()
+	cctx = withHandOutEnd(cctx, began.Add(r.cfg.ChunkTime))
 	var results []Result
 	var keys []string
 	var stopped *Error
@@ -468,14 +506,26 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 	}
 	st.count(results[:done])
 	st.Chunk++
+	if took := r.clock.Now().Sub(began); took > 0 && done > 0 {
+		st.PerSecond = float64(done) / took.Seconds()
+	}
 	left := max(len(rest), len(batch)) - done
+	if more && st.Counts.Matched < st.Total {
+		left++ // at least: the pages after this chunk's are not read yet
+	}
 	if stopped != nil {
+		if st.Paged {
+			left = max(st.Total-st.Counts.Matched, 0) // the pages not read yet included
+		}
 		// Every account not yet started would repeat the stop's answer.
 		st.Counts.Matched += left
 		st.Counts.Skipped += left
 		left = 0
 	}
-	if done > 0 && keys != nil {
+	switch {
+	case done > 0 && tokens != nil:
+		st.advance(keys[:done], tokens[:done])
+	case done > 0 && keys != nil:
 		st.After = keys[done-1]
 	}
 	progress := []slog.Attr{slog.String("runId", st.RunID), slog.String("kind", st.Kind), slog.Int("chunk", st.Chunk),
@@ -493,6 +543,8 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 		st.carryBatch(batch[done:]) // smaller than what came: it fits
 	case st.Listed:
 		st.carry(rest[done:])
+	case st.Paged:
+		// The position is carried (st.Token, st.After).
 	case len(rest)-done <= r.cfg.ChunkTargets*8:
 		st.carry(rest[done:]) // short enough now: stop re-listing
 	}
@@ -502,6 +554,33 @@ func (r *Rotator) continueRun(ctx context.Context, req Request) ([]Result, error
 	r.writeRecord(ctx, runRecord{RunID: st.RunID, HandedOn: st.Chunk + 1})
 	r.log.LogAttrs(ctx, slog.LevelInfo, "run progress", progress...)
 	return info, nil
+}
+
+// chunkSize is how many targets the next chunk of st takes at most: as many
+// as the chunk before did per second, times ChunkTime, and a quarter more,
+// at least MaxInFlight (so that every slot has work) and at most
+// maxChunkFactor times ChunkTargets (and MaxTargets); ChunkTargets for the
+// first chunk. The chunk's time still decides where it stops (handOutEnd).
+func (r *Rotator) chunkSize(st runState) int {
+	if st.PerSecond <= 0 {
+		return r.cfg.ChunkTargets
+	}
+	n := int(st.PerSecond*r.cfg.ChunkTime.Seconds()*1.25) + 1
+	return min(max(n, r.cfg.MaxInFlight), maxChunkFactor*r.cfg.ChunkTargets, MaxTargets)
+}
+
+type handOutKey struct{}
+
+// withHandOutEnd returns a context under which fanout starts no target
+// once end has passed (by the Rotator's clock): a chunk's time is up.
+func withHandOutEnd(ctx context.Context, end time.Time) context.Context {
+	return context.WithValue(ctx, handOutKey{}, end)
+}
+
+// handOutEnd is the time withHandOutEnd set on ctx, if any.
+func handOutEnd(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(handOutKey{}).(time.Time)
+	return t, ok
 }
 
 // runRecordPrefix starts, after the secret prefix, the name of each
@@ -612,6 +691,119 @@ func targetKeys(targets []Target) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// runAnchors is how many accounts done before After a paged run carries
+// (runState.Anchors): if After leaves the directory, the run finds its
+// place by the latest of them still listed.
+const runAnchors = 8
+
+// pageKeys returns the next at most n accounts (second identifiers) of a
+// paged selector run, in the order listed, from the position st carries
+// (the page of st.Token, after st.After), the token of each one's page, and
+// whether the listing goes on past them. It lists only the pages those
+// accounts are on, and the page the run stands in, to find its place on it
+// (CloudSSO's NextToken is opaque: whether it names a place by offset or by
+// the last account is not documented, so the place is checked, not
+// trusted). A token the service no longer takes (no lifetime is documented:
+// assumed it may expire), or a page that holds neither st.After nor any of
+// st.Anchors (the directory changed), loses the place: the whole directory
+// is listed again, in its order, and the run goes on after the latest of
+// them still listed, or if none is, after the st.Counts.Matched accounts
+// done (assumed: the service lists in a stable order, as the emulator does,
+// by id). A repeat would anyway finish the same rotation: the version id is
+// the run key's.
+func (r *Rotator) pageKeys(ctx context.Context, req Request, st *runState, n int) ([]string, []string, bool, error) {
+	scope := req.Targets[0]
+	lister := r.listers[scope.Kind]
+	if lister == nil {
+		return nil, nil, false, FieldError("select", "is not enabled for target %q in this deployment", scope.Kind)
+	}
+	s := specOf(scope.Kind)
+	idOf := func(a Account) string { return *s.ids[1].get(&a.Target) }
+	marks := append(slices.Clone(st.Anchors), st.After) // oldest first
+	if st.After == "" {
+		marks = nil
+	}
+	// place returns the index after the latest mark in ids, or -1.
+	place := func(ids []string) int {
+		for i := len(marks) - 1; i >= 0; i-- {
+			if j := slices.Index(ids, marks[i]); j >= 0 {
+				return j + 1
+			}
+		}
+		return -1
+	}
+	excluded, seen := set(req.Select.Exclude), map[string]bool{}
+	var keys, tokens []string
+	more, first, lost := false, true, false
+	// The listing ends two reserves early: the hand-on, and a step of work.
+	err := r.walk(ctx, lister, scope, *req.Select, st.Token, 2, func(token, next string, page []Account) bool {
+		if first && marks != nil {
+			ids := make([]string, len(page))
+			for i, a := range page {
+				ids[i] = idOf(a)
+			}
+			i := place(ids)
+			if i < 0 {
+				lost = true
+				return false
+			}
+			page = page[i:]
+		}
+		first = false
+		for _, t := range selected(req, page, excluded, seen) {
+			if len(keys) == n {
+				more = true
+				return false
+			}
+			keys, tokens = append(keys, *s.ids[1].get(&t)), append(tokens, token)
+		}
+		if len(keys) == n && next != "" {
+			more = true
+			return false
+		}
+		return true
+	})
+	if st.Token != "" && ErrorCodeOf(err) == EInvalid {
+		lost, err = true, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if !lost {
+		return keys, tokens, more, nil
+	}
+	r.log.LogAttrs(ctx, slog.LevelWarn, "run listing place lost: listing the directory again", slog.String("runId", st.RunID),
+		slog.Int("chunk", st.Chunk+1))
+	keys, tokens, seen = nil, nil, map[string]bool{}
+	err = r.walk(ctx, lister, scope, *req.Select, "", 2, func(token, _ string, page []Account) bool {
+		for _, t := range selected(req, page, excluded, seen) {
+			keys, tokens = append(keys, *s.ids[1].get(&t)), append(tokens, token)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	start := place(keys)
+	if start < 0 {
+		start = min(st.Counts.Matched, len(keys))
+	}
+	end := min(start+n, len(keys))
+	return keys[start:end], tokens[start:end], end < len(keys), nil
+}
+
+// advance moves a paged run's place past the chunk's done accounts, keeping
+// the runAnchors accounts done before the last as anchors.
+func (st *runState) advance(keys, tokens []string) {
+	marks := st.Anchors
+	if st.After != "" {
+		marks = append(marks, st.After)
+	}
+	marks = append(marks, keys[:len(keys)-1]...)
+	st.Anchors = slices.Clone(marks[max(len(marks)-runAnchors, 0):])
+	st.Token, st.After = tokens[len(tokens)-1], keys[len(keys)-1]
 }
 
 // runChunk rotates (or sweeps) the chunk's items, in order, and returns

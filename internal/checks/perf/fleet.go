@@ -68,7 +68,7 @@ type FleetResult struct {
 	// ThrottledByAction counts the throttled answers by action.
 	ThrottledByAction map[string]int
 	// ProbeWait is the time from sending a single-target rotation through
-	// the HTTP trigger, once half of the run's chunks are done, until its
+	// the HTTP trigger, once half of the run's floor has passed, until its
 	// answer; ProbeOwn is the part the function spent on it, ProbeStatus
 	// the answer's status code. ProbeChunksBefore and ProbeChunksAfter
 	// count the chunks done when it was answered and those done after.
@@ -163,8 +163,8 @@ const fleetProbeID = "perf-fleet-probe"
 // Compute (one at a time, reservedConcurrency 1), with a directory of
 // cfg.Users users; rotates them once unthrottled unless cfg.FirstRotation;
 // then applies the quotas and the latency and measures one selector run
-// over the whole directory, continued in chunks. Once half of the chunks
-// the run needs (⌈users ÷ reset.DefaultChunkTargets⌉) are done it sends a
+// over the whole directory, continued in chunks. Once half of the run's
+// floor has passed it sends a
 // single-target rotation of another directory's user through the HTTP
 // trigger, and measures its wait.
 func FleetRun(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
@@ -214,10 +214,19 @@ func FleetRun(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	res.Floor, res.Binding = FleetFloor(cfg.Users, cfg.FirstRotation, cfg.QuotaScale)
 
 	start := time.Now()
-	wantChunks := (cfg.Users + reset.DefaultChunkTargets - 1) / reset.DefaultChunkTargets
 	probed := make(chan error, 1)
 	go func() {
-		if _, err := s.Cloud.WaitAsyncDone(ctx, seeded+max(wantChunks/2, 1)); err != nil {
+		// Chunks are sized by time (reset.DefaultChunkTime), so their
+		// number is not known ahead: the probe goes once half the floor
+		// has passed, in the middle of a run that meets its target, and
+		// the first chunk is done.
+		select {
+		case <-time.After(res.Floor / 2):
+		case <-ctx.Done():
+			probed <- ctx.Err()
+			return
+		}
+		if _, err := s.Cloud.WaitAsyncDone(ctx, seeded+1); err != nil {
 			probed <- err
 			return
 		}
