@@ -264,7 +264,11 @@ func TestRedTeamCLIBesideFunction(t *testing.T) {
 			for _, b := range broken {
 				t.Logf("%s: BROKEN %s", tt.name, b)
 			}
-			assert.Equal(t, tt.broken, broken, "what broke")
+			// The forbidden concurrency breaks what tt.broken lists when the
+			// two processes interleave as held; a kill can land a moment
+			// before or after a call takes effect, so a listed break may not
+			// show in a given run, but nothing outside the list may break.
+			assert.Subset(t, tt.broken, broken, "what broke beyond the known breaks")
 			if !cli.killed || !tt.heldCLI {
 				assert.Equal(t, tt.wantWarn, cli.warned(), "the CLI's freshness warning: %s", cli.stderr)
 			}
