@@ -307,8 +307,6 @@ type pacedResetter struct {
 
 var _ Resetter = pacedResetter{}
 
-func paceResetter(r Resetter, p *pacer) pacedResetter { return pacedResetter{next: r, p: p} }
-
 func (r pacedResetter) ResetPassword(ctx context.Context, t Target, password string) error {
 	return r.p.do(ctx, func() error { return r.next.ResetPassword(ctx, t, password) })
 }

@@ -52,7 +52,7 @@ func TestDocsLinkOnlyIntoTheRepository(t *testing.T) {
 			if strings.HasPrefix(doc, "docs/") {
 				return // DESIGN.md is a sibling there
 			}
-			for _, m := range regexp.MustCompile("(?:^|[^/A-Za-z])DESIGN\\.md").FindAllString(text, -1) {
+			for _, m := range regexp.MustCompile(`(?:^|[^/A-Za-z])DESIGN\.md`).FindAllString(text, -1) {
 				assert.Failf(t, "bare DESIGN.md", "%s names %q: the file is docs/DESIGN.md", doc, m)
 			}
 		})
