@@ -107,7 +107,9 @@ var (
 	reKeyID = newPattern(`^[A-Za-z0-9][A-Za-z0-9:/_.@-]*$`, 255)
 	// A KMS instance id, shaped like the examples of CreateSecret's
 	// DKMSInstanceId ("kst-bjj62d8f5e0sgtx8h****").
-	reInstanceID          = newPattern(`^kst-[A-Za-z0-9]+$`, 4+64)
+	reInstanceID = newPattern(`^kst-[A-Za-z0-9]+$`, 4+64)
+	// The hosts of documentedEventBridgeDataHost and documentedFCHost; the
+	// account-id and region shapes are assumed (a region as reset.ValidRegionID).
 	reEventBridgeDataHost = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^[0-9]{1,32}\.eventbridge\.[a-z]{2,8}(-[a-z0-9]{1,16}){1,3}(-vpc)?\.aliyuncs\.com$`)
 	})
@@ -241,7 +243,8 @@ func isLoopback(host string) bool {
 }
 
 // documentedKMSHost: KMS's endpoints are kms.<region>.aliyuncs.com and
-// kms-vpc.<region>.aliyuncs.com ("Key Management Service: Endpoints").
+// kms-vpc.<region>.aliyuncs.com ("Key Management Service: Endpoints",
+// https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-endpoint).
 func documentedKMSHost(host string) bool {
 	for _, p := range []string{"kms.", "kms-vpc."} {
 		if region, ok := strings.CutSuffix(strings.TrimPrefix(host, p), ".aliyuncs.com"); ok && strings.HasPrefix(host, p) && reset.ValidRegionID(region) {
@@ -253,14 +256,19 @@ func documentedKMSHost(host string) bool {
 
 // documentedEventBridgeDataHost: the data API's endpoints are
 // <account>.eventbridge.<region>.aliyuncs.com and, from a VPC,
-// <account>.eventbridge.<region>-vpc.aliyuncs.com (docs/wire-facts.md).
+// <account>.eventbridge.<region>-vpc.aliyuncs.com ("EventBridge: Regions and
+// endpoints", https://www.alibabacloud.com/help/en/eventbridge/regions-and-endpoints;
+// that page lists the VPC endpoint with http:// only, so whether it serves
+// HTTPS is assumed; docs/wire-facts.md).
 func documentedEventBridgeDataHost(host string) bool {
 	return reEventBridgeDataHost().MatchString(host)
 }
 
 // documentedFCHost: FC 3.0's endpoints are <account>.<region>.fc.aliyuncs.com
-// and, from a VPC, <account>.<region>-internal.fc.aliyuncs.com
-// (docs/wire-facts.md).
+// and, from a VPC, <account>.<region>-internal.fc.aliyuncs.com ("Function
+// Compute: Endpoints",
+// https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/fc-endpoints;
+// docs/wire-facts.md).
 func documentedFCHost(host string) bool { return reFCHost().MatchString(host) }
 
 func documentedCloudSSOHost(host string) bool {

@@ -33,7 +33,7 @@ const (
 	ssoStatusDisabled          = "Disabled"
 	ssoProvisionManual         = "Manual"
 	ssoProvisionSynchronized   = "Synchronized"
-	maxSSOUserNamePrefixLength = 64 // CloudSSO user names are at most 64 characters (assumed bound of the filter value)
+	maxSSOUserNamePrefixLength = 64 // a CloudSSO user name is at most 64 characters (CreateUser's UserName, as reset.maxUserNamePrefix); that it bounds the Filter value too is assumed
 )
 
 // Directory lists and looks up CloudSSO users and BaaS Fabric organization

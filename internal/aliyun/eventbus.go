@@ -63,7 +63,11 @@ const (
 var (
 	// Bus names: at most 127 letters, digits and hyphens, a letter or digit
 	// first (EventBridge limits page).
-	reBusName   = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 127)
+	// (The page also reserves "default" and the prefix
+	// "eventbridge-reserved-"; those are not refused here: the service does.)
+	reBusName = newPattern(`^[A-Za-z0-9][A-Za-z0-9-]*$`, 127)
+	// type: "at most 64 characters" (EventBridge limits page); the character
+	// set is assumed (the page gives none; pwreset's own types use only it).
 	reEventType = newPattern(`^[A-Za-z0-9:._-]+$`, 64)
 	// "id: 128 characters. Must start with a letter or digit. Can contain
 	// letters, digits, and hyphens (-)." (EventBridge limits page)

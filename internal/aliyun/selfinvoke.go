@@ -37,6 +37,14 @@ const fcVersion = "2023-03-30"
 // RAM policy test derives fc:InvokeFunction from the call.
 const fcInvokeAction = "InvokeFunction"
 
+// Shapes of what names the function and the invocation. A function name is
+// letters, digits, "_" and "-", not starting with a digit or "-"
+// (ALIYUN::FC3::Function's FunctionName,
+// https://www.alibabacloud.com/help/en/ros/developer-reference/aliyun-fc3-function,
+// which gives 1 to 64 characters; 128 here is a looser bound, assumed). The
+// account id (digits), qualifier and async task id shapes are assumed: no
+// page read gives them, and a value outside them only stops a
+// self-invocation before it is sent.
 var (
 	reFunctionName = newPattern(`^[A-Za-z_][A-Za-z0-9_-]*$`, 128)
 	reAccountID    = newPattern(`^[0-9]+$`, 32)

@@ -26,8 +26,10 @@ const FCVersion = "2023-03-30"
 const MaxAsyncPayload = 128 << 10
 
 // DefaultMaxAsyncRetryAttempts is how often FC retries a failed asynchronous
-// invocation unless configured otherwise (assumed: FC's documented default
-// of the async invocation configuration's maxAsyncRetryAttempts is 3).
+// invocation unless configured otherwise: "up to three times" by default
+// ("Configure a retry mechanism",
+// https://www.alibabacloud.com/help/en/functioncompute/fc-3-0/user-guide/error-handling-1-2;
+// the async invocation configuration's maxAsyncRetryAttempts changes it).
 const DefaultMaxAsyncRetryAttempts = 3
 
 // FCOptions configure the Function Compute endpoint of a Cloud.

@@ -7,7 +7,10 @@ import (
 	"unicode"
 )
 
-// CloudSSO's password rules.
+// CloudSSO's password rules: the minimum is GetPasswordPolicy's
+// MinPasswordLength floor (8 to 32, docs/wire-facts.md); a fixed maximum of
+// 32 is assumed (the policy's MaxPasswordLength is read, not documented as a
+// range).
 const (
 	SSOMinPasswordLength = 8
 	SSOMaxPasswordLength = 32

@@ -10,7 +10,12 @@ import (
 	"time"
 )
 
-// Limits of a KMS secret.
+// Limits of a KMS secret: at most 10 versions, the earliest deleted past
+// them (PutSecretValue,
+// https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-putsecretvalue),
+// and at most 8 version stages in all ("The total number of version stages
+// for each generic secret cannot exceed 8", UpdateSecretVersionStage,
+// https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-updatesecretversionstage).
 const (
 	MaxSecretVersions = 10
 	MaxSecretStages   = 8

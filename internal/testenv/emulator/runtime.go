@@ -21,7 +21,8 @@ import (
 	"time"
 )
 
-// RuntimeAPIVersion is the version segment of every runtime API path.
+// RuntimeAPIVersion is the version segment of every runtime API path, as
+// fc-runtime-go-sdk v0.3.1 builds it (fc/runtime_api_client.go, apiVersion).
 const RuntimeAPIVersion = "2020-11-11"
 
 const rtInvocationPrefix = "/" + RuntimeAPIVersion + "/runtime/invocation/"
