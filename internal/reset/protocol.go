@@ -408,11 +408,7 @@ func (r *Rotator) dryRun(ctx context.Context, in rotation) Result {
 	return in.result(StatusValidated)
 }
 
-// retry runs call until it succeeds, fails in a way a retry cannot help,
-// or MaxAttempts tries are spent. Only EThrottled and EUnavailable are
-// retried, after a backoff with full jitter. When bounded, each try's
-// context ends at end and no backoff runs past it. (The pacers around the
-
+// withResumed returns res with Resumed set to resumed.
 func withResumed(res Result, resumed bool) Result {
 	res.Resumed = resumed
 	return res

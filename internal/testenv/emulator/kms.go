@@ -502,7 +502,6 @@ func (c *Cloud) updateSecretVersionStage(p map[string]string) (map[string]any, *
 		return nil, errorf(http.StatusBadRequest, "Rejected.LimitExceeded", "A secret can have at most %d version stages.", MaxSecretStages)
 	}
 	s.moveStage(stage, tv)
-	s.evict()
 	s.Updated = c.now()
 	return map[string]any{"SecretName": s.Name}, nil
 }
