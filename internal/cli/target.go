@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/pwreset/pwreset/handler"
@@ -110,7 +111,7 @@ func recentPending(ctx context.Context, l versionLister, name string, now time.T
 		return aliyun.VersionInfo{}, 0, false
 	}
 	for _, v := range versions {
-		if has(v.Stages, reset.StagePending) && !has(v.Stages, reset.StageCurrent) {
+		if slices.Contains(v.Stages, reset.StagePending) && !slices.Contains(v.Stages, reset.StageCurrent) {
 			created, err := time.Parse(time.RFC3339, v.CreateTime)
 			// A time KMS writes in another layout warns too: safer.
 			if age := now.Sub(created); err != nil || age < ConcurrentWindow {
@@ -148,12 +149,3 @@ func warnConcurrent(ctx context.Context, w io.Writer, l versionLister, prefix st
 
 // maxWarnChecks bounds the reads warnConcurrent makes before a batch.
 const maxWarnChecks = 50
-
-func has(stages []string, s string) bool {
-	for _, x := range stages {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
