@@ -83,10 +83,10 @@ func ReadStatus(ctx context.Context, l statusReader, name string, now time.Time)
 		if slices.Contains(v.Stages, reset.StageCurrent) && !reset.ValidVersionID(v.VersionID) {
 			st.NeverRotated = true
 		}
-		if slices.Contains(v.Stages, reset.StagePending) && !slices.Contains(v.Stages, reset.StageCurrent) {
+		if pending, recent, _ := unfinished(v, now); pending {
 			st.PendingVersionID = v.VersionID
 			st.State = StateStale
-			if created, err := time.Parse(time.RFC3339, v.CreateTime); err != nil || now.Sub(created) < ConcurrentWindow {
+			if recent {
 				st.State = StateUnfinished
 			}
 		}
