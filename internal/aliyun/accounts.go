@@ -15,21 +15,27 @@ var (
 )
 
 // CheckAccount reports whether CloudSSO user t.UserID exists in directory
-// t.DirectoryID, with GetUser (getSSOUser, shared with
-// Directory.GetSSOUser). A missing directory or user (EntityNotExists.*) is
-// ENotFound.
+// t.DirectoryID, with GetUser (user). A missing directory or user
+// (EntityNotExists.*) is ENotFound.
 func (s *CloudSSO) CheckAccount(ctx context.Context, t reset.Target) error {
+	_, err := s.user(ctx, t)
+	return err
+}
+
+// user is GetUser of CloudSSO target t (getSSOUser, shared with
+// Directory.GetSSOUser), refused when the answer names another user.
+func (s *CloudSSO) user(ctx context.Context, t reset.Target) (SSOUser, error) {
 	if t.Kind != reset.KindCloudSSO {
-		return reset.Errorf(reset.EInternal, "cloudsso GetUser: target kind %q", t.Kind)
+		return SSOUser{}, reset.Errorf(reset.EInternal, "cloudsso GetUser: target kind %q", t.Kind)
 	}
 	u, err := getSSOUser(ctx, s.base, s.caller, t.DirectoryID, t.UserID)
 	if err != nil {
-		return err
+		return SSOUser{}, err
 	}
 	if u.UserID != "" && u.UserID != t.UserID {
-		return reset.Errorf(reset.EUpstream, "cloudsso GetUser: answer names another user")
+		return SSOUser{}, reset.Errorf(reset.EUpstream, "cloudsso GetUser: answer names another user")
 	}
-	return nil
+	return u, nil
 }
 
 // CheckAccount reports whether user t.Username exists in organization

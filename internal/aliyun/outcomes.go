@@ -114,17 +114,11 @@ func (s *CloudSSO) DirectoryRules(ctx context.Context, t reset.Target) (reset.Di
 	}, nil
 }
 
-// UserName returns the name of CloudSSO user t.UserID, with GetUser.
+// UserName returns the name of CloudSSO user t.UserID, with GetUser (user).
 func (s *CloudSSO) UserName(ctx context.Context, t reset.Target) (string, error) {
-	if t.Kind != reset.KindCloudSSO {
-		return "", reset.Errorf(reset.EInternal, "cloudsso GetUser: target kind %q", t.Kind)
-	}
-	u, err := getSSOUser(ctx, s.base, s.caller, t.DirectoryID, t.UserID)
+	u, err := s.user(ctx, t)
 	if err != nil {
 		return "", err
-	}
-	if u.UserID != "" && u.UserID != t.UserID {
-		return "", reset.Errorf(reset.EUpstream, "cloudsso GetUser: answer names another user")
 	}
 	if u.UserName == "" {
 		return "", reset.Errorf(reset.EUpstream, "cloudsso GetUser: answer has no UserName")

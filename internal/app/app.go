@@ -79,9 +79,10 @@ func NewOperator(cfg config.Config, deps Deps) (*Operator, error) {
 	clock := reset.SystemClock{}
 	store, resetters := reset.Pace(clients.Secrets, clients.Resetters(), clock)
 	listers := reset.PaceListers(aliyun.NewDirectory(clients).Listers(), clock)
+	secrets := aliyun.NewSecretLister(clients)
 	rdeps := reset.Deps{Clock: clock, Logger: logger, Policies: clients.Policies(),
 		Listers: listers,
-		Secrets: aliyun.NewSecretLister(clients).SweepLister(),
+		Secrets: secrets.SweepLister(),
 	}
 	if cfg.EventBus.BusName != "" {
 		bus, err := aliyun.NewEventBus(clients, cfg.EventBus)
@@ -97,10 +98,11 @@ func NewOperator(cfg config.Config, deps Deps) (*Operator, error) {
 		}
 		rdeps.Continuer = aliyun.NewContinuer(self)
 	}
-	rotator, err := reset.NewRotator(cfg.RotatorConfig(), resetters, store, rdeps)
+	rcfg := cfg.RotatorConfig()
+	rotator, err := reset.NewRotator(rcfg, resetters, store, rdeps)
 	if err != nil {
 		return nil, fmt.Errorf("rotator: %w", err)
 	}
 	return &Operator{Handler: handler.New(rotator, logger), Rotator: rotator,
-		Secrets: aliyun.NewSecretLister(clients), Prefix: cfg.RotatorConfig().SecretPrefix}, nil
+		Secrets: secrets, Prefix: rcfg.SecretPrefix}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,13 +80,13 @@ func ReadStatus(ctx context.Context, l statusReader, name string, now time.Time)
 			stages = []string{}
 		}
 		st.Versions = append(st.Versions, StatusVersion{VersionID: v.VersionID, Stages: stages, CreateTime: v.CreateTime})
-		if has(v.Stages, reset.StageCurrent) && !reset.ValidVersionID(v.VersionID) {
+		if slices.Contains(v.Stages, reset.StageCurrent) && !reset.ValidVersionID(v.VersionID) {
 			st.NeverRotated = true
 		}
-		if has(v.Stages, reset.StagePending) && !has(v.Stages, reset.StageCurrent) {
+		if pending, recent, _ := unfinished(v, now); pending {
 			st.PendingVersionID = v.VersionID
 			st.State = StateStale
-			if created, err := time.Parse(time.RFC3339, v.CreateTime); err != nil || now.Sub(created) < ConcurrentWindow {
+			if recent {
 				st.State = StateUnfinished
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/pwreset/pwreset/handler"
@@ -110,15 +111,24 @@ func recentPending(ctx context.Context, l versionLister, name string, now time.T
 		return aliyun.VersionInfo{}, 0, false
 	}
 	for _, v := range versions {
-		if has(v.Stages, reset.StagePending) && !has(v.Stages, reset.StageCurrent) {
-			created, err := time.Parse(time.RFC3339, v.CreateTime)
-			// A time KMS writes in another layout warns too: safer.
-			if age := now.Sub(created); err != nil || age < ConcurrentWindow {
-				return v, age, true
-			}
+		if pending, recent, age := unfinished(v, now); pending && recent {
+			return v, age, true
 		}
 	}
 	return aliyun.VersionInfo{}, 0, false
+}
+
+// unfinished says whether v is an unfinished rotation's version (staged
+// ACSPending and not ACSCurrent) and, if so, whether it was written less
+// than ConcurrentWindow before now, and how long ago. A time KMS writes in
+// another layout counts as recent: safer.
+func unfinished(v aliyun.VersionInfo, now time.Time) (pending, recent bool, age time.Duration) {
+	if !slices.Contains(v.Stages, reset.StagePending) || slices.Contains(v.Stages, reset.StageCurrent) {
+		return false, false, 0
+	}
+	created, err := time.Parse(time.RFC3339, v.CreateTime)
+	age = now.Sub(created)
+	return true, err != nil || age < ConcurrentWindow, age
 }
 
 // warnConcurrent warns on w, for each account of targets (at most
@@ -148,12 +158,3 @@ func warnConcurrent(ctx context.Context, w io.Writer, l versionLister, prefix st
 
 // maxWarnChecks bounds the reads warnConcurrent makes before a batch.
 const maxWarnChecks = 50
-
-func has(stages []string, s string) bool {
-	for _, x := range stages {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
