@@ -68,12 +68,17 @@ func runResolve(ctx context.Context, e Env, args []string) int {
 		return code
 	}
 	// accountOf's errors are plain texts naming the field (ErrorMessageOf
-	// would make them "internal error"); Validate's are *reset.Error.
+	// would make them "internal error"); ValidateRequest's are *reset.Error.
 	t, err := accountOf(op.Prefix, pos, tf)
 	if err != nil {
 		return usageError(e, "resolve", "%s", err)
 	}
-	if err := t.Validate(); err != nil {
+	// The rotator's own check of t (its fields, its kind enabled, the
+	// allow-list) before the concurrency warning, which reads t's secret:
+	// a refused account reaches no cloud. The key only satisfies the
+	// request's rule; resolving keeps no idempotency record.
+	check := reset.Request{IdempotencyKey: handler.ScopedKey(Namespace, "resolve"), Targets: []reset.Target{t}}
+	if err := op.Rotator.ValidateRequest(check); err != nil {
 		return usageError(e, "resolve", "%s", reset.ErrorMessageOf(err))
 	}
 	warnConcurrent(ctx, e.Stderr, op.Secrets, op.Prefix, []reset.Target{t}, e.now())

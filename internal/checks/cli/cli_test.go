@@ -191,6 +191,13 @@ func TestBadInputCallsNothing(t *testing.T) {
 		assert.Equal(t, 2, r.code)
 		assert.Contains(t, r.stderr, "directoryId: is not on the allow-list")
 		assert.Empty(t, off.cloud.Calls())
+
+		// resolve's concurrency warning reads the secret's versions: an
+		// account off the allow-list is refused before it.
+		r = off.Run(t, "", "resolve", ssoSecret(), "--apply", "pwreset-00000000000000000000000000000000")
+		assert.Equal(t, 2, r.code, "stdout %q stderr %q", r.stdout, r.stderr)
+		assert.Contains(t, r.stderr, "directoryId: is not on the allow-list")
+		assert.Empty(t, off.cloud.Calls())
 	})
 }
 
