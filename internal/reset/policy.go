@@ -186,8 +186,10 @@ func (r *Rotator) passwordsFor(ctx context.Context, in rotation) (passwordSource
 	policy, err := r.cfg.Password.Meet(rules)
 	if err != nil {
 		var e *Error
-		errors.As(err, &e)
-		return nil, e
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, &Error{Code: EInternal, Message: "the directory's password rules could not be applied", Err: err}
 	}
 	g, err := newPasswordGenerator(policy, r.rand)
 	if err != nil {

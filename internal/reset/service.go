@@ -2,6 +2,7 @@ package reset
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -90,6 +91,12 @@ type Credentials struct {
 	AccessKeySecret string
 	SecurityToken   string
 }
+
+// String, GoString and LogValue keep the secret and the token out of any
+// log line or formatted error a Credentials value might reach.
+func (c Credentials) String() string       { return "credentials(" + c.AccessKeyID + ", redacted)" }
+func (c Credentials) GoString() string     { return c.String() }
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 type credentialsKey struct{}
 
